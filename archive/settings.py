@@ -1,0 +1,201 @@
+"""Settings for the protest archive, read from environment variables.
+
+Every variable is listed in `.env.example`. A bad value stops start-up with one
+clear line (SystemExit), never a traceback.
+"""
+
+import os
+import secrets
+import sys
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import dj_database_url
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+VAR_DIR = BASE_DIR / "var"
+
+
+def _fail(message: str):
+    raise SystemExit(f"archive settings: {message}")
+
+
+def env_str(name: str, default: str) -> str:
+    return os.environ.get(name, default).strip() or default
+
+
+def env_bool(name: str, default: bool) -> bool:
+    raw = os.environ.get(name)
+    if raw is None or not raw.strip():
+        return default
+    value = raw.strip().lower()
+    if value in {"1", "true", "yes", "on"}:
+        return True
+    if value in {"0", "false", "no", "off"}:
+        return False
+    _fail(f"{name}={raw!r} is not a boolean (use 1/0, true/false, yes/no, on/off)")
+
+
+def env_list(name: str, default: str) -> list[str]:
+    return [item.strip() for item in env_str(name, default).split(",") if item.strip()]
+
+
+def _resolve(path: str) -> Path:
+    p = Path(path)
+    return p if p.is_absolute() else BASE_DIR / p
+
+
+def env_database(name: str, default: str) -> dict:
+    url = env_str(name, default)
+    scheme = urlsplit(url).scheme
+    if scheme not in {"sqlite", "postgres", "postgresql", "pgsql"}:
+        _fail(f"{name}={url!r}: use sqlite:///path or postgres://user@host:port/name")
+    if scheme == "sqlite":
+        rest = url[len("sqlite://") :]
+        # sqlite:///var/db.sqlite3 is relative to the project; sqlite:////srv/db.sqlite3 absolute.
+        path = rest[1:] if rest.startswith("//") else rest.lstrip("/")
+        if not path:
+            _fail(f"{name}={url!r}: give a file, e.g. sqlite:///var/archive.sqlite3")
+        db_path = _resolve(path) if path != ":memory:" else path
+        if isinstance(db_path, Path):
+            try:
+                db_path.parent.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                _fail(f"{name}: cannot create {db_path.parent}: {exc.strerror}")
+        return {
+            "ENGINE": "django.db.backends.sqlite3",
+            "NAME": str(db_path),
+            "OPTIONS": {
+                # Wait for a concurrent writer instead of failing with "database is locked".
+                "timeout": 30,
+                "transaction_mode": "IMMEDIATE",
+                "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+            },
+            "TEST": {"NAME": str(VAR_DIR / "test.sqlite3")},
+        }
+    try:
+        config = dj_database_url.parse(url, conn_max_age=60, conn_health_checks=True)
+    except ValueError as exc:
+        _fail(f"{name}={url!r} is not a database URL ({exc})")
+    if not config.get("NAME"):
+        _fail(f"{name}={url!r}: name the database, e.g. postgres://postgres@127.0.0.1:5432/archive")
+    return config
+
+
+def env_writable_dir(name: str, default: str) -> Path:
+    path = _resolve(env_str(name, default))
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        _fail(f"{name}={str(path)!r} cannot be created: {exc.strerror}")
+    if not os.access(path, os.W_OK | os.X_OK):
+        _fail(f"{name}={str(path)!r} is not writable")
+    return path
+
+
+def env_secret_key(name: str) -> str:
+    value = os.environ.get(name, "").strip()
+    if value:
+        return value
+    key_file = VAR_DIR / "secret_key"
+    try:
+        if key_file.exists():
+            return key_file.read_text().strip()
+        VAR_DIR.mkdir(parents=True, exist_ok=True)
+        value = secrets.token_urlsafe(50)
+        fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            fh.write(value)
+        return value
+    except FileExistsError:
+        return key_file.read_text().strip()
+    except OSError as exc:
+        _fail(f"{name} is not set and {key_file} cannot be written: {exc.strerror}")
+
+
+TESTING = "pytest" in sys.modules
+
+SECRET_KEY = env_secret_key("SECRET_KEY")
+DEBUG = env_bool("DEBUG", False)
+ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "127.0.0.1,localhost")
+DATABASES = {"default": env_database("DATABASE_URL", "sqlite:///var/archive.sqlite3")}
+ARCHIVE_INDEX_DIR = env_writable_dir("ARCHIVE_INDEX_DIR", "var/index")
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "django.contrib.humanize",
+    "django_filters",
+    "articles",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "archive.urls"
+WSGI_APPLICATION = "archive.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+
+LANGUAGE_CODE = "en-gb"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATICFILES_DIRS = [BASE_DIR / "static"]
+STATIC_ROOT = VAR_DIR / "static"
+STATIC_ROOT.mkdir(parents=True, exist_ok=True)
+# Serve straight from static/ so `make run` needs no collectstatic step.
+WHITENOISE_USE_FINDERS = True
+
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+FIXTURE_DIRS = [BASE_DIR / "fixtures"]
+
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
+SESSION_COOKIE_HTTPONLY = True
+CSRF_COOKIE_HTTPONLY = True
+# Search URLs can carry many repeated filters; keep Django's limit but make it explicit.
+DATA_UPLOAD_MAX_NUMBER_FIELDS = 1000
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "root": {"handlers": ["console"], "level": "WARNING"},
+    "loggers": {"articles": {"handlers": ["console"], "level": "INFO", "propagate": False}},
+}

@@ -1,0 +1,191 @@
+"""The search package's public verbs. Nothing outside this package touches the engine.
+
+Reading: `match`, `snippets`, `related`, `is_ready`.
+Keeping the index in step with the database: `enqueue` (inside the writing transaction) and
+`drain` (after commit); `rebuild` and `check` for the management commands.
+"""
+
+import logging
+import threading
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+
+from django.conf import settings
+from django.db import transaction
+
+from .base import IndexUnavailable, QueryError, SearchBackend, TextMatches
+from .schema import article_document, documents_queryset
+
+__all__ = [
+    "IndexUnavailable", "QueryError", "TextMatches", "get_backend", "reset_backend",
+    "match", "snippets", "related", "is_ready", "enqueue", "drain", "rebuild", "check",
+    "deferred",
+]
+
+logger = logging.getLogger(__name__)
+_backend: SearchBackend | None = None
+_backend_lock = threading.Lock()
+_state = threading.local()
+DRAIN_BATCH = 500
+
+
+def get_backend() -> SearchBackend:
+    global _backend
+    with _backend_lock:
+        if _backend is None or getattr(_backend, "path", None) != settings.ARCHIVE_INDEX_DIR:
+            from .whoosh_backend import WhooshBackend
+
+            _backend = WhooshBackend(settings.ARCHIVE_INDEX_DIR)
+        return _backend
+
+
+def reset_backend() -> None:
+    """Forget the process's backend (tests use a fresh index directory each)."""
+    global _backend
+    with _backend_lock:
+        if _backend is not None:
+            _backend.close()
+        _backend = None
+
+
+# ------------------------------------------------------------------------ reading
+
+
+def is_ready() -> bool:
+    return get_backend().exists()
+
+
+def match(q: str) -> TextMatches:
+    """Every indexed (published) article matching `q`, best first. Raises QueryError."""
+    return get_backend().match(q)
+
+
+def snippets(q: str, texts: dict[int, str], *, length: int = 300) -> dict[int, str]:
+    """pk -> safe HTML snippet with matches marked; texts without a match are left out."""
+    if not q:
+        return {}
+    try:
+        return get_backend().highlight(q, texts, length=length)
+    except (QueryError, IndexUnavailable):
+        return {}
+
+
+def related(article, *, limit: int = 5) -> list[int]:
+    """pks of the published articles most like `article`, itself excluded."""
+    try:
+        return get_backend().more_like_this(article.pk, limit=limit, text=article.body)
+    except IndexUnavailable:
+        return []
+
+
+# ------------------------------------------------------------------------ writing
+
+
+class deferred:
+    """Within this block, enqueued work is not drained after each commit (bulk imports
+    drain once per batch instead)."""
+
+    def __enter__(self):
+        _state.deferred = getattr(_state, "deferred", 0) + 1
+
+    def __exit__(self, *exc):
+        _state.deferred -= 1
+
+
+def enqueue(article_ids: Iterable[int]) -> None:
+    """Record, in the current transaction, that these articles' documents must be refreshed,
+    and drain the queue once the transaction commits (nothing happens if it rolls back)."""
+    from articles.models import IndexQueue
+
+    ids = sorted({int(pk) for pk in article_ids if pk is not None})
+    if not ids:
+        return
+    IndexQueue.objects.bulk_create([IndexQueue(article_id=pk) for pk in ids], batch_size=500)
+    if not getattr(_state, "deferred", 0):
+        transaction.on_commit(_drain_quietly)
+
+
+def _drain_quietly():
+    # The change is committed whatever happens here; a failure leaves the queue rows for
+    # the next writer or `check_index --repair`, and must not turn a save into an error.
+    try:
+        drain()
+    except Exception:
+        logger.exception("index update failed; the queue keeps the pending articles")
+
+
+def drain(*, batch: int = DRAIN_BATCH) -> int:
+    """Bring the index up to date with every queued article; return how many were handled."""
+    from articles.models import IndexQueue
+
+    if not IndexQueue.objects.exists():
+        return 0
+    backend = get_backend()
+    handled = 0
+    with backend.writer_lock():
+        while True:
+            rows = list(IndexQueue.objects.order_by("pk").values_list("pk", "article_id")[:batch])
+            if not rows:
+                break
+            pks = {article_id for _, article_id in rows}
+            docs = [article_document(a) for a in documents_queryset().filter(pk__in=pks)]
+            gone = pks - {doc["pk"] for doc in docs}
+            backend.write(upsert=docs, delete=gone)
+            IndexQueue.objects.filter(pk__in=[row_pk for row_pk, _ in rows]).delete()
+            handled += len(pks)
+    return handled
+
+
+def rebuild(*, progress: Callable[[int], None] | None = None, batch: int = 1000) -> int:
+    """Rebuild the whole index from the database (published articles only)."""
+    from articles.models import IndexQueue
+
+    backend = get_backend()
+    # Rows queued before this point are covered by the rebuild's read of the database.
+    last = IndexQueue.objects.order_by("-pk").values_list("pk", flat=True).first()
+    count = backend.rebuild(
+        (article_document(a) for a in documents_queryset().order_by("pk").iterator(batch)),
+        progress=progress,
+    )
+    if last is not None:
+        IndexQueue.objects.filter(pk__lte=last).delete()
+    return count
+
+
+@dataclass
+class Drift:
+    missing: list[int] = field(default_factory=list)  # published, not in the index
+    stale: list[int] = field(default_factory=list)  # in the index with outdated content
+    extra: list[int] = field(default_factory=list)  # in the index, not published
+    queued: int = 0
+    index_missing: bool = False
+
+    @property
+    def clean(self) -> bool:
+        return not (self.missing or self.stale or self.extra or self.queued or self.index_missing)
+
+
+def check(*, repair: bool = False) -> Drift:
+    """Compare the index with the database; with `repair`, fix every difference found."""
+    from articles.models import IndexQueue
+
+    backend = get_backend()
+    drift = Drift(queued=IndexQueue.objects.count())
+    if not backend.exists():
+        drift.index_missing = True
+        if repair:
+            rebuild()
+        return drift
+    indexed = backend.stamps()
+    expected = {
+        doc["pk"]: doc["stamp"]
+        for doc in map(article_document, documents_queryset().order_by("pk").iterator(1000))
+    }
+    drift.missing = sorted(set(expected) - set(indexed))
+    drift.extra = sorted(set(indexed) - set(expected))
+    drift.stale = sorted(pk for pk in set(expected) & set(indexed) if expected[pk] != indexed[pk])
+    if repair and not drift.clean:
+        with transaction.atomic():
+            enqueue([*drift.missing, *drift.extra, *drift.stale])
+        drain()
+    return drift

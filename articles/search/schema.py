@@ -1,0 +1,53 @@
+"""The one place that owns the index's shape: its version and the article -> document mapping.
+
+Bump SCHEMA_VERSION whenever `article_document` or a backend's field definitions change: an
+index built under another version is treated as stale and rebuilt (`rebuild_index --if-stale`,
+run by `make run`).
+"""
+
+import hashlib
+import json
+
+SCHEMA_VERSION = 1
+
+#: Fields a user may name in the query syntax (`city:almaty`), with their ranking weights.
+QUERY_FIELDS = {"title": 3.0, "body": 1.0, "source": 1.5, "city": 2.0, "actor": 2.0}
+
+NAME_SEPARATOR = " ; "
+
+
+def _names(entity) -> list[str]:
+    return [entity.name, *(alias.name for alias in entity.aliases.all())]
+
+
+def article_document(article) -> dict:
+    """The index document of one published article.
+
+    The article must come from `documents_queryset()` (names and aliases prefetched).
+    Names of the source, cities and actors include every alias, so any curated spelling
+    finds the article. `stamp` changes whenever anything in the document changes; the
+    index stores it so `check_index` can find drift.
+    """
+    doc = {
+        "pk": article.pk,
+        "title": article.title,
+        "body": article.body,
+        "source": NAME_SEPARATOR.join(_names(article.source)) if article.source else "",
+        "city": NAME_SEPARATOR.join(n for c in article.cities.all() for n in _names(c)),
+        "actor": NAME_SEPARATOR.join(n for a in article.actors.all() for n in _names(a)),
+        "language": article.language,
+        "published": article.published.isoformat() if article.published else "",
+    }
+    doc["stamp"] = hashlib.sha1(
+        json.dumps([SCHEMA_VERSION, doc], sort_keys=True).encode()
+    ).hexdigest()
+    return doc
+
+
+def documents_queryset():
+    """The articles that belong in the index (published only), ready for `article_document`."""
+    from articles.models import Article
+
+    return Article.objects.published().select_related("source").prefetch_related(
+        "source__aliases", "cities__aliases", "actors__aliases"
+    )

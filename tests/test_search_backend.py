@@ -1,0 +1,121 @@
+"""Contract tests of the search backend interface (articles.search.base.SearchBackend).
+
+Written once against the interface: a second backend is added to BACKENDS and must pass
+the same tests.
+"""
+
+import threading
+
+import pytest
+
+from articles.search.base import IndexUnavailable, QueryError
+from articles.search.whoosh_backend import WhooshBackend
+
+BACKENDS = [WhooshBackend]
+
+
+def doc(pk, title, body="", source="", city="", actor="", language="en", stamp=None):
+    return {"pk": pk, "title": title, "body": body, "source": source, "city": city,
+            "actor": actor, "language": language, "published": "2020-06-10",
+            "stamp": stamp or f"s{pk}"}
+
+
+@pytest.fixture(params=BACKENDS, ids=lambda cls: cls.__name__)
+def backend(request, tmp_path):
+    engine = request.param(tmp_path / "idx")
+    engine.rebuild([
+        doc(1, "Police detain protesters in Almaty", "Dozens were detained at a rally.",
+            city="Almaty ; Alma-Ata"),
+        doc(2, "Election day in the capital", "Voters queued; some protested the polls.",
+            city="Astana ; Nur-Sultan", actor="Kassym-Jomart Tokayev ; Toqaev"),
+        doc(3, "Court bans movement", "A court banned the Democratic Choice movement.",
+            actor="Democratic Choice of Kazakhstan ; DVK"),
+    ])
+    yield engine
+    engine.close()
+
+
+def test_missing_index_reports_unavailable(tmp_path):
+    engine = WhooshBackend(tmp_path / "none")
+    assert engine.exists() is False
+    with pytest.raises(IndexUnavailable):
+        engine.match("anything")
+
+
+def test_match_stems_and_ranks(backend):
+    assert backend.match("detained").pks == [1]
+    # "protest" stems to match "protesters" and "protested"; the title hit ranks first.
+    assert backend.match("protest").pks == [1, 2]
+
+
+def test_names_and_aliases_are_searchable(backend):
+    assert backend.match("toqaev").pks == [2]
+    assert backend.match("Nur-Sultan").pks == [2]
+    assert backend.match("dvk").pks == [3]
+    assert backend.match("city:alma-ata").pks == [1]
+    assert backend.match("actor:tokayev").pks == [2]
+
+
+def test_query_syntax(backend):
+    assert backend.match('"democratic choice"').pks == [3]
+    assert sorted(backend.match("detained OR banned").pks) == [1, 3]
+    assert backend.match("protest NOT almaty").pks == [2]
+    assert backend.match("title:court").pks == [3]
+    assert backend.match("body:voters AND city:astana").pks == [2]
+
+
+def test_accents_and_case_are_folded(backend):
+    assert backend.match("TOQÁEV").pks == [2]
+
+
+def test_write_upserts_and_deletes(backend):
+    backend.write(upsert=[doc(1, "Renamed report", "nothing here", stamp="new")], delete=[3])
+    assert backend.match("renamed").pks == [1]
+    assert backend.match("detained").pks == []
+    assert backend.match("dvk").pks == []
+    assert backend.stamps() == {1: "new", 2: "s2"}
+
+
+def test_highlight_escapes_text_and_marks_matches(backend):
+    html = backend.highlight("detained", {1: "<b>Dozens</b> were detained & fined."})
+    assert html == {1: "&lt;b&gt;Dozens&lt;/b&gt; were <mark>detained</mark> &amp; fined."}
+    assert backend.highlight("detained", {2: "no match at all"}) == {}
+
+
+def test_more_like_this_excludes_the_document(backend):
+    backend.write(upsert=[doc(4, "Rally detainees", "Dozens were detained at a rally in Almaty.")])
+    related = backend.more_like_this(1, text="Dozens were detained at a rally.", limit=3)
+    assert 1 not in related
+    assert related[0] == 4
+
+
+def test_rebuild_replaces_everything(backend):
+    backend.rebuild([doc(9, "Only document")])
+    assert backend.stamps() == {9: "s9"}
+    assert backend.match("document").pks == [9]
+
+
+def test_concurrent_writers_all_succeed(backend):
+    errors = []
+
+    def write(pk):
+        try:
+            backend.write(upsert=[doc(pk, f"threaded report {pk}")])
+        except Exception as exc:  # pragma: no cover - the assertion shows it
+            errors.append(exc)
+
+    threads = [threading.Thread(target=write, args=(pk,)) for pk in range(100, 106)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    assert sorted(backend.match("threaded").pks) == list(range(100, 106))
+
+
+@pytest.mark.parametrize("q", ["NOT | NOT NOT |", "title:", '"unclosed', "(((", "a AND", "*"])
+def test_malformed_queries_never_crash(backend, q):
+    try:
+        backend.match(q)
+    except QueryError:
+        pass
