@@ -1,3 +1,4 @@
+import os
 import shutil
 import subprocess
 import sys
@@ -49,14 +50,14 @@ def manage(*args, env=None, check=False, timeout=300):
 def chromium_path():
     path = shutil.which("chromium") or "/usr/bin/chromium"
     if not Path(path).exists():
+        if os.environ.get("REQUIRE_BROWSER"):
+            pytest.fail("REQUIRE_BROWSER is set but /usr/bin/chromium is missing")
         pytest.skip("Debian's chromium is not installed (.ci/run installs it)")
     return path
 
 
 def subprocess_env(index_dir) -> dict:
     """Environment for a child process that uses this test's database and index."""
-    import os
-
     from django.db import connection
 
     db = connection.settings_dict

@@ -117,7 +117,9 @@ class WhooshBackend(SearchBackend):
                     self._ix = index.open_dir(str(self.path), indexname=INDEX_NAME)
                     self._set_searcher(self._ix.searcher(weighting=scoring.BM25F()))
                 elif not self._searcher.up_to_date():
-                    self._set_searcher(self._searcher.refresh())
+                    # Not searcher.refresh(): in whoosh-reloaded 2.7.5 its reader reuse
+                    # keeps segments the new generation dropped, and fails on an empty one.
+                    self._set_searcher(self._ix.searcher(weighting=scoring.BM25F()))
                 return self._searcher
             except IndexUnavailable:
                 raise
@@ -133,8 +135,11 @@ class WhooshBackend(SearchBackend):
             with contextlib.suppress(Exception):
                 self._searcher.close()
         self._searcher = searcher
-        column = searcher.reader().column_reader("pk")
-        self._pk_by_docnum = [int(v) if v else 0 for v in column]
+        reader = searcher.reader()
+        if reader.doc_count_all() == 0:  # an empty index has no columns to read
+            self._pk_by_docnum = []
+            return
+        self._pk_by_docnum = [int(v) if v else 0 for v in reader.column_reader("pk")]
 
     def _parser(self):
         parser = MultifieldParser(list(QUERY_FIELDS), self.schema, fieldboosts=QUERY_FIELDS)
@@ -169,9 +174,12 @@ class WhooshBackend(SearchBackend):
         with self._lock:
             reader = self._open_searcher().reader()
             terms = set()
-            for fieldname, text in parsed.existing_terms(reader, expand=True):
-                if fieldname in QUERY_FIELDS:
-                    terms.add(text.decode() if isinstance(text, bytes) else text)
+            # Leaf by leaf: Query.existing_terms() reuses its `fieldname` argument as a loop
+            # variable and skips every leaf after the first one's field.
+            for leaf in parsed.leaves():
+                for fieldname, text in leaf.existing_terms(reader, expand=True):
+                    if fieldname in QUERY_FIELDS:
+                        terms.add(text.decode() if isinstance(text, bytes) else text)
         return terms
 
     def highlight(self, q: str, texts: dict[int, str], *, length: int = 300) -> dict[int, str]:

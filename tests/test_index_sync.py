@@ -1,0 +1,177 @@
+"""The index follows every committed change, never a rolled-back one, across processes."""
+
+import pytest
+from django.contrib.auth.models import User
+from django.db import transaction
+
+from articles import search
+from articles.models import Article, IndexQueue
+
+from . import factories as f
+from .conftest import ROOT, manage, subprocess_env
+
+pytestmark = pytest.mark.usefixtures("index")
+
+
+def found(q):
+    return search.match(q).pks
+
+
+def test_saved_article_is_searchable_at_once():
+    a = f.article(title="Hunger strike in Zhanaozen", body="Oil workers went on strike.")
+    assert found("zhanaozen") == [a.pk]
+    assert not IndexQueue.objects.exists()
+
+
+def test_drafts_are_never_indexed_and_unpublishing_removes():
+    draft = f.article(title="Secret draft xylophone", status="draft", published=None)
+    assert found("xylophone") == []
+    live = f.article(title="Public xylophone rally")
+    assert found("xylophone") == [live.pk]
+    live.status = "draft"
+    live.save()
+    assert found("xylophone") == []
+    draft.published = live.published
+    draft.status = "published"
+    draft.save()
+    assert found("xylophone") == [draft.pk]
+
+
+def test_deleted_article_leaves_the_index():
+    a = f.article(title="Teachers march")
+    a.delete()
+    assert found("teachers") == []
+
+
+def test_city_linked_later_is_found_by_every_name():
+    astana = f.city("Astana", aliases=["Nur-Sultan"])
+    a = f.article(title="Rally in the capital", body="Hundreds gathered.")
+    assert found("nur-sultan") == []
+    a.cities.add(astana)
+    assert found("nur-sultan") == [a.pk]
+    assert found("city:astana") == [a.pk]
+    a.cities.remove(astana)
+    assert found("nur-sultan") == []
+
+
+def test_reverse_side_link_changes_are_followed():
+    almaty = f.city("Almaty", aliases=["Alma-Ata"])
+    a = f.article(title="Pickets", body="Small pickets.")
+    almaty.articles.add(a)
+    assert found("alma-ata") == [a.pk]
+    almaty.articles.clear()
+    assert found("alma-ata") == []
+
+
+def test_alias_added_renamed_and_removed():
+    tokayev = f.actor("Kassym-Jomart Tokayev")
+    a = f.article(title="President speaks", body="The president addressed the nation.",
+                  actors=[tokayev])
+    assert found("toqaev") == []
+    new = tokayev.aliases.create(name="Toqaev")
+    assert found("toqaev") == [a.pk]
+    new.name = "Tokaev"
+    new.save()
+    assert found("toqaev") == []
+    assert found("tokaev") == [a.pk]
+    new.delete()
+    assert found("tokaev") == []
+
+
+def test_entity_rename_is_followed():
+    src = f.source("Radio Azattyq")
+    a = f.article(title="Detentions", body="Police detained people.", source=src)
+    src.name = "RFE/RL Kazakh Service"
+    src.save()
+    assert found("source:azattyq") == []
+    assert found("source:rfe") == [a.pk]
+
+
+def test_rolled_back_transaction_leaves_no_trace():
+    a = f.article(title="Original title", body="Original body.")
+    with pytest.raises(RuntimeError), transaction.atomic():
+        a.title = "Phantom headline"
+        a.save()
+        f.article(title="Phantom article", body="Never committed.")
+        raise RuntimeError("roll back")
+    assert found("phantom") == []
+    assert found("original") == [a.pk]
+    assert not IndexQueue.objects.exists()
+    assert search.check().clean
+
+
+def test_changes_inside_a_transaction_are_indexed_after_commit():
+    with transaction.atomic():
+        a = f.article(title="Committed later", body="Text.")
+        assert found("committed") == []  # not before commit
+    assert found("committed") == [a.pk]
+
+
+def test_admin_edit_adding_a_city_and_an_alias(client):
+    User.objects.create_superuser("curator", "c@example.org", "a-long-pass-phrase-42")
+    client.login(username="curator", password="a-long-pass-phrase-42")
+    almaty = f.city("Almaty")
+    actor = f.actor("Mukhtar Ablyazov")
+    a = f.article(title="Opposition rally", body="Supporters of the movement gathered.",
+                  actors=[actor])
+    response = client.post(f"/admin/articles/article/{a.pk}/change/", {
+        "title": a.title, "slug": a.slug, "status": "published", "published": "2020-06-10",
+        "source": "", "language": "en", "cities": [almaty.pk], "actors": [actor.pk],
+        "body": a.body, "original_url": "",
+    })
+    assert response.status_code == 302, response.content.decode()[:2000]
+    assert found("almaty") == [a.pk]
+
+    prefix = "aliases"
+    response = client.post(f"/admin/articles/actor/{actor.pk}/change/", {
+        "name": actor.name, "slug": actor.slug, "kind": "person",
+        f"{prefix}-TOTAL_FORMS": "1", f"{prefix}-INITIAL_FORMS": "0",
+        f"{prefix}-MIN_NUM_FORMS": "0", f"{prefix}-MAX_NUM_FORMS": "1000",
+        f"{prefix}-0-name": "Abliazov", f"{prefix}-0-id": "", f"{prefix}-0-entity": actor.pk,
+    })
+    assert response.status_code == 302, response.content.decode()[:2000]
+    assert found("abliazov") == [a.pk]
+
+
+def test_queue_left_by_a_dead_process_is_detected_and_repaired():
+    a = f.article(title="Survivor report", body="Text.")
+    # A process that committed its change but died before updating the index leaves
+    # only the queue row behind: simulate exactly that state.
+    with search.deferred(), transaction.atomic():
+        Article.objects.filter(pk=a.pk).update(title="Renamed survivor")
+        search.enqueue([a.pk])
+    assert found("renamed") == []
+    drift = search.check()
+    assert drift.queued == 1 and drift.stale == [a.pk]
+    result = manage("check_index", env=subprocess_env(search.get_backend().path))
+    assert result.returncode == 1
+    assert "1 article(s) outdated in the index" in result.stdout
+    result = manage("check_index", "--repair", env=subprocess_env(search.get_backend().path))
+    assert result.returncode == 0, result.stderr
+    assert found("renamed") == [a.pk]
+    assert search.check().clean
+
+
+def test_two_processes_writing_at_once_both_succeed(index):
+    env = subprocess_env(index)
+    code = (
+        "import sys, django; django.setup();"
+        "from tests import factories as f;"
+        "[f.article(title=f'{sys.argv[1]} parallel {i}', body='x') for i in range(8)]"
+    )
+    import subprocess
+    import sys
+
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", code, word], env=dict(env, DJANGO_SETTINGS_MODULE="archive.settings"),
+            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        )
+        for word in ("alpha", "bravo")
+    ]
+    for p in procs:
+        out, err = p.communicate(timeout=120)
+        assert p.returncode == 0, err
+    assert len(found("alpha")) == 8
+    assert len(found("bravo")) == 8
+    assert search.check().clean

@@ -1,0 +1,60 @@
+"""A bad setting stops start-up with one clear line, never a traceback."""
+
+import os
+import stat
+
+import pytest
+
+from .conftest import manage
+
+
+def run_check(**env):
+    base = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "ARCHIVE_INDEX_DIR")}
+    return manage("check", env={**base, **env})
+
+
+@pytest.mark.parametrize("url", ["mysql://root@localhost/x", "not a url", "sqlite://", "postgres://"])
+def test_malformed_database_url(url):
+    result = run_check(DATABASE_URL=url)
+    assert result.returncode == 1
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("archive settings: DATABASE_URL=")
+
+
+def test_unwritable_index_dir(tmp_path):
+    locked = tmp_path / "ro"
+    locked.mkdir()
+    locked.chmod(stat.S_IRUSR | stat.S_IXUSR)
+    if os.access(locked, os.W_OK):
+        pytest.skip("running as a user who can write anywhere (root)")
+    result = run_check(ARCHIVE_INDEX_DIR=str(locked / "index"))
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines() == [
+        f"archive settings: ARCHIVE_INDEX_DIR={str(locked / 'index')!r} cannot be created: "
+        "Permission denied"
+    ]
+
+
+def test_index_dir_that_is_a_file(tmp_path):
+    path = tmp_path / "file"
+    path.write_text("x")
+    result = run_check(ARCHIVE_INDEX_DIR=str(path))
+    assert result.returncode == 1
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert "ARCHIVE_INDEX_DIR" in result.stderr
+
+
+@pytest.mark.parametrize("value", ["maybe", "2"])
+def test_bad_debug_flag(value):
+    result = run_check(DEBUG=value)
+    assert result.returncode == 1
+    assert result.stderr.strip() == (
+        f"archive settings: DEBUG={value!r} is not a boolean (use 1/0, true/false, yes/no, on/off)"
+    )
+
+
+def test_good_settings_pass(tmp_path):
+    result = run_check(DATABASE_URL=f"sqlite:///{tmp_path}/db.sqlite3",
+                       ARCHIVE_INDEX_DIR=str(tmp_path / "index"), DEBUG="0")
+    assert result.returncode == 0, result.stderr
