@@ -119,3 +119,32 @@ def test_malformed_queries_never_crash(backend, q):
         backend.match(q)
     except QueryError:
         pass
+
+
+def test_searches_during_commits_never_fail(backend):
+    reader = type(backend)(backend.path)  # another process's view of the same index
+    stop = threading.Event()
+    failures, answers = [], []
+
+    def search_forever():
+        while not stop.is_set():
+            try:
+                answers.append(len(reader.match("churn OR detained").pks))
+            except Exception as exc:  # pragma: no cover - the assertion shows it
+                failures.append(repr(exc))
+
+    thread = threading.Thread(target=search_forever)
+    thread.start()
+    try:
+        for i in range(20):
+            backend.write(upsert=[doc(1000 + i, f"churn {i}")])
+            if i % 10 == 9:
+                backend.rebuild([doc(1, "Police detain protesters", "detained"),
+                                 *(doc(1000 + j, f"churn {j}") for j in range(i + 1))])
+    finally:
+        stop.set()
+        thread.join()
+    reader.close()
+    assert failures == []
+    assert len(answers) > 10
+    assert backend.match("churn").pks and len(backend.match("churn").pks) == 20

@@ -70,7 +70,7 @@ class _MarkFormatter(highlight.Formatter):
         return escape(text)
 
     def format_token(self, text, token, replace=False):
-        return "<mark>%s</mark>" % escape(highlight.get_text(text, token, replace))
+        return f"<mark>{escape(highlight.get_text(text, token, replace))}</mark>"
 
     def format_fragment(self, fragment, replace=False):
         html = super().format_fragment(fragment, replace=replace)
@@ -242,7 +242,7 @@ class WhooshBackend(SearchBackend):
                     break
                 except BlockingIOError:
                     if time.monotonic() > deadline:
-                        raise IndexUnavailable("timed out waiting for another index writer")
+                        raise IndexUnavailable("timed out waiting for another index writer") from None
                     time.sleep(0.05)
             self._held.depth = 1
             try:
