@@ -1,16 +1,33 @@
 """A bad setting stops start-up with one clear line, never a traceback."""
 
 import os
+import shutil
 import stat
+import subprocess
+import sys
 
 import pytest
 
-from .conftest import manage
+from .conftest import ROOT, manage
 
 
 def run_check(**env):
     base = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "ARCHIVE_INDEX_DIR")}
     return manage("check", env={**base, **env})
+
+
+def run_check_unprivileged(**env):
+    """As an ordinary user: root may write anywhere, so permissions are tested as nobody."""
+    base = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "ARCHIVE_INDEX_DIR")}
+    prefix = []
+    if os.geteuid() == 0:
+        if not shutil.which("setpriv"):
+            pytest.skip("running as root without setpriv to drop privileges")
+        prefix = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"]
+    return subprocess.run(
+        [*prefix, sys.executable, str(ROOT / "manage.py"), "check"], cwd=ROOT,
+        env={**base, "SECRET_KEY": "test-only", **env}, capture_output=True, text=True,
+    )
 
 
 @pytest.mark.parametrize("url", ["mysql://root@localhost/x", "not a url", "sqlite://", "postgres://"])
@@ -25,10 +42,14 @@ def test_malformed_database_url(url):
 def test_unwritable_index_dir(tmp_path):
     locked = tmp_path / "ro"
     locked.mkdir()
-    locked.chmod(stat.S_IRUSR | stat.S_IXUSR)
-    if os.access(locked, os.W_OK):
-        pytest.skip("running as a user who can write anywhere (root)")
-    result = run_check(ARCHIVE_INDEX_DIR=str(locked / "index"))
+    locked.chmod(stat.S_IRUSR | stat.S_IXUSR | stat.S_IRGRP | stat.S_IXGRP | stat.S_IROTH | stat.S_IXOTH)
+    tmp_path.chmod(0o755)
+    for parent in tmp_path.parents:
+        if str(parent) in ("/", "/tmp"):
+            break
+        parent.chmod(parent.stat().st_mode | stat.S_IXOTH)
+    result = run_check_unprivileged(ARCHIVE_INDEX_DIR=str(locked / "index"),
+                                    DATABASE_URL=f"sqlite:///{tmp_path}/db.sqlite3")
     assert result.returncode == 1
     assert result.stderr.strip().splitlines() == [
         f"archive settings: ARCHIVE_INDEX_DIR={str(locked / 'index')!r} cannot be created: "
