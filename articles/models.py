@@ -11,13 +11,13 @@ from django.db.models.functions import ExtractYear
 from django.urls import reverse
 from django.utils import timezone
 
-from .text import fingerprint, make_slug, normalize_name
+from .text import fingerprint, make_slug, normalize_name, simhash
 
 
 class Entity(models.Model):
-    name = models.CharField(max_length=200)
+    name = models.CharField(max_length=400)
     slug = models.SlugField(max_length=100, unique=True)
-    key = models.CharField(max_length=200, unique=True, editable=False)
+    key = models.CharField(max_length=400, unique=True, editable=False)
 
     alias_model: type["Alias"]
     url_name: str
@@ -69,8 +69,8 @@ class Entity(models.Model):
 class Alias(models.Model):
     """Another spelling of an entity's name: transliteration, former name, abbreviation."""
 
-    name = models.CharField(max_length=200)
-    key = models.CharField(max_length=200, unique=True, editable=False)
+    name = models.CharField(max_length=400)
+    key = models.CharField(max_length=400, unique=True, editable=False)
 
     class Meta:
         abstract = True
@@ -225,6 +225,12 @@ class Article(models.Model):
         max_length=10, choices=Status.choices, default=Status.DRAFT, db_index=True
     )
     fingerprint = models.CharField(max_length=64, editable=False, db_index=True)
+    simhash = models.BigIntegerField(null=True, blank=True, editable=False)
+    possible_duplicates = models.ManyToManyField(
+        "self", blank=True, symmetrical=True,
+        help_text="Reports with nearly the same text (a wire story republished, say), found on "
+                  "import for a curator to review.",
+    )
     created = models.DateTimeField(default=timezone.now, editable=False)
     updated = models.DateTimeField(auto_now=True)
 
@@ -262,7 +268,8 @@ class Article(models.Model):
             self.slug = unique_slug(Article, self.title)
         if self.record_id == "":
             self.record_id = None
-        self.fingerprint = fingerprint(self.title, self.body)
+        self.fingerprint = fingerprint(self.title, self.body, self.published)
+        self.simhash = simhash(self.body)
         super().save(*args, **kwargs)
 
     def clean(self):

@@ -42,7 +42,59 @@ def make_slug(value: str, max_length: int = 80) -> str:
     return slug
 
 
-def fingerprint(title: str, body: str) -> str:
-    """Hash of the normalised title and body: equal for exact duplicates of one report."""
-    text = normalize_name(title) + "\n" + normalize_name(body)
+def _fold(text: str) -> str:
+    return " ".join((text or "").casefold().split())
+
+
+def fingerprint(title: str, body: str, published=None) -> str:
+    """Hash of the case-folded, whitespace-collapsed title and body and the publication date:
+    equal for exact duplicates.
+
+    The date is part of it because coders and wires reuse one short text for different
+    events ("election related" on many days); the same text on another day is a near
+    duplicate for a curator to review, not a copy to drop.
+    """
+    text = "\n".join([_fold(title), _fold(body), str(published or "")])
     return hashlib.sha256(text.encode()).hexdigest()
+
+
+_WORD = re.compile(r"\w+")
+SIMHASH_MIN_WORDS = 40
+_MASK64 = (1 << 64) - 1
+
+
+def simhash(text: str) -> int | None:
+    """64-bit SimHash of the word 3-shingles of `text` (as a signed integer for the database),
+    or None for texts too short to compare meaningfully. Near-identical texts differ in few
+    bits (Charikar 2002; Manku et al. 2007).
+
+    The per-bit votes are counted in bit-sliced counters (plane i holds bit i of all 64
+    counts), so adding one shingle costs a few integer operations instead of 64.
+    """
+    words = _WORD.findall((text or "").casefold())
+    if len(words) < SIMHASH_MIN_WORDS:
+        return None
+    planes: list[int] = []
+    shingles = 0
+    for i in range(len(words) - 2):
+        carry = int.from_bytes(
+            hashlib.blake2b(" ".join(words[i : i + 3]).encode(), digest_size=8).digest(), "big")
+        shingles += 1
+        for p in range(len(planes)):
+            planes[p], carry = planes[p] ^ carry, planes[p] & carry
+            if not carry:
+                break
+        if carry:
+            planes.append(carry)
+    # A bit is set when more than half of the shingles voted for it.
+    half = shingles // 2
+    value = 0
+    for bit in range(64):
+        count = sum(((plane >> bit) & 1) << p for p, plane in enumerate(planes))
+        if count > half:
+            value |= 1 << bit
+    return value - (1 << 64) if value >= 1 << 63 else value
+
+
+def hamming(a: int, b: int) -> int:
+    return ((a ^ b) & _MASK64).bit_count()
