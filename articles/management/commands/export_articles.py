@@ -1,5 +1,3 @@
-import sys
-
 from django.core.management.base import BaseCommand, CommandError
 
 from articles.importing import export_queryset, export_record, write_csv, write_jsonl
@@ -16,7 +14,8 @@ class Command(BaseCommand):
         records = (export_record(a) for a in export_queryset().iterator(chunk_size=1000))
         writer = write_csv if format == "csv" else write_jsonl
         if not output or output == "-":
-            writer(records, sys.stdout)
+            self.stdout.ending = ""
+            writer(records, self.stdout)
             return
         try:
             with open(output, "w", encoding="utf-8", newline="") as fh:
