@@ -75,19 +75,38 @@ class ActorAdmin(EntityAdmin):
     list_filter = ["kind"]
 
 
+class PossibleDuplicateFilter(admin.SimpleListFilter):
+    title = "possible duplicates"
+    parameter_name = "duplicates"
+
+    def lookups(self, request, model_admin):
+        return [("yes", "To review"), ("no", "None")]
+
+    def queryset(self, request, queryset):
+        linked = Article.possible_duplicates.through.objects.values("from_article_id")
+        if self.value() == "yes":
+            return queryset.filter(pk__in=linked)
+        if self.value() == "no":
+            return queryset.exclude(pk__in=linked)
+        return queryset
+
+
 @admin.register(Article)
 class ArticleAdmin(admin.ModelAdmin):
     list_display = ["title", "status", "published", "source", "language"]
-    list_filter = ["status", "source", "language"]
+    list_filter = ["status", PossibleDuplicateFilter, "source", "language"]
     search_fields = ["title", "body", "record_id"]
     date_hierarchy = "published"
-    autocomplete_fields = ["source", "cities", "actors"]
+    autocomplete_fields = ["source", "cities", "actors", "possible_duplicates"]
     prepopulated_fields = {"slug": ["title"]}
     readonly_fields = ["record_id", "created", "updated"]
     fieldsets = [
         (None, {"fields": ["title", "slug", "status", "published", "source", "language"]}),
         ("Places and actors", {"fields": ["cities", "actors"]}),
         ("Text", {"fields": ["body", "original_url"]}),
+        ("Review", {"fields": ["possible_duplicates"],
+                    "description": "Reports with nearly the same text, found on import. Remove "
+                                   "a link once you have checked it."}),
         ("Record", {"fields": ["record_id", "created", "updated"], "classes": ["collapse"]}),
     ]
     list_select_related = ["source"]
