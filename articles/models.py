@@ -6,7 +6,7 @@ uniqueness within each table; `clean()` checks across the name and alias tables.
 """
 
 from django.core.exceptions import ValidationError
-from django.db import models
+from django.db import IntegrityError, models
 from django.db.models.functions import ExtractYear
 from django.urls import reverse
 from django.utils import timezone
@@ -34,6 +34,10 @@ class Entity(models.Model):
         self.key = normalize_name(self.name)
         if not self.slug:
             self.slug = unique_slug(type(self), self.name)
+        # The key's uniqueness across names and aliases spans two tables: checked on every
+        # save, not only in forms (each table's own unique index holds the rest).
+        if self.alias_model.objects.filter(key=self.key).exclude(entity_id=self.pk).exists():
+            raise IntegrityError(f"{self.name!r} is already an alias of another {self._meta.verbose_name}")
         super().save(*args, **kwargs)
 
     def clean(self):
@@ -82,6 +86,9 @@ class Alias(models.Model):
     def save(self, *args, **kwargs):
         self.name = " ".join(self.name.split())
         self.key = normalize_name(self.name)
+        entity_model = type(self)._meta.get_field("entity").related_model
+        if entity_model.objects.filter(key=self.key).exists():
+            raise IntegrityError(f"{self.name!r} is the name of a {entity_model._meta.verbose_name}")
         super().save(*args, **kwargs)
 
     def clean(self):

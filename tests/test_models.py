@@ -93,3 +93,13 @@ def test_city_alias_deleted_with_its_city():
     c = f.city("Almaty", aliases=["Alma-Ata"])
     c.delete()
     assert not CityAlias.objects.exists()
+
+
+def test_cross_table_uniqueness_is_enforced_on_save_too():
+    f.actor("Mukhtar Ablyazov")
+    other = f.actor("Marat Kozhayev")
+    with pytest.raises(IntegrityError), transaction.atomic():
+        ActorAlias.objects.create(entity=other, name="MUKHTAR ABLYAZOV")
+    f.actor("Kassym-Jomart Tokayev", aliases=["Toqaev"])
+    with pytest.raises(IntegrityError), transaction.atomic():
+        Actor.objects.create(name="Toqáev", kind="person")
