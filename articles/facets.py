@@ -61,12 +61,37 @@ def _year_counts(qs, matched: set[int] | None) -> Counter:
     )
 
 
+LANGUAGE_NAMES = {"en": "English", "ru": "Russian", "kk": "Kazakh", "ky": "Kyrgyz", "uz": "Uzbek",
+                  "tg": "Tajik", "tk": "Turkmen", "de": "German", "fr": "French", "es": "Spanish",
+                  "uk": "Ukrainian", "zh": "Chinese", "ar": "Arabic", "tr": "Turkish"}
+
+
+def _language_counts(qs, matched: set[int] | None) -> Counter:
+    qs = qs.order_by()
+    small = matched is not None and len(matched) <= SMALL_MATCH
+    if small:
+        qs = qs.filter(pk__in=matched)
+    if matched is None or small:
+        return Counter(dict(qs.values_list("language").annotate(n=Count("pk"))))
+    return Counter(lang for pk, lang in qs.values_list("pk", "language").iterator(5000) if pk in matched)
+
+
 def facet(name: str, qs, matched: set[int] | None, selected: list, toggle_url) -> list[dict]:
     """One facet as a list of {value, label, count, selected, url}, most frequent first.
 
     `selected` holds the active values (entities, or years as ints); `toggle_url(name,
     value)` gives the URL that adds or removes one value.
     """
+    if name == "language":
+        counts = _language_counts(qs, matched)
+        for code in selected:
+            counts.setdefault(code, 0)
+        return sorted(
+            ({"value": code, "label": LANGUAGE_NAMES.get(code, code), "count": n,
+              "selected": code in selected, "url": toggle_url(name, code)}
+             for code, n in counts.items()),
+            key=lambda r: (-r["count"], r["label"]),
+        )
     if name == "year":
         counts = _year_counts(qs, matched)
         selected_keys = set(selected)

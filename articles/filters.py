@@ -73,6 +73,22 @@ class YearsField(MultiValueField):
         return years
 
 
+class LanguagesField(MultiValueField):
+    def clean(self, value):
+        codes = [v.lower() for v in super().clean(value)]
+        for code in codes:
+            if not re.fullmatch(r"[a-z]{2,3}", code):
+                raise forms.ValidationError(f"“{code[:20]}” is not a language code (use ISO 639-1, e.g. en).")
+        return codes
+
+
+class LanguageFilter(django_filters.Filter):
+    field_class = LanguagesField
+
+    def filter(self, qs, value):
+        return qs.filter(language__in=value) if value else qs
+
+
 class EntityFilter(django_filters.Filter):
     field_class = EntitySlugField
 
@@ -128,6 +144,7 @@ class ArticleFilter(django_filters.FilterSet):
     actor = EntityFilter(field_name="actors", through_field="actor", model=Actor,
                          label_noun="actor", label="Actor")
     year = YearFilter(label="Year")
+    language = LanguageFilter(label="Language")
     date_from = django_filters.DateFilter(
         field_name="published", lookup_expr="gte", input_formats=["%Y-%m-%d"],
         label="From", error_messages=DATE_ERRORS,
@@ -155,7 +172,7 @@ class ArticleFilter(django_filters.FilterSet):
         return queryset
 
 
-FACET_PARAMS = ("source", "city", "actor", "year")
+FACET_PARAMS = ("source", "city", "actor", "year", "language")
 FILTER_PARAMS = tuple(ArticleFilter.base_filters)
 KNOWN_PARAMS = frozenset(FILTER_PARAMS + PAGING_PARAMS)
 

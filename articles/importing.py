@@ -23,7 +23,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from . import search
-from .models import Actor, Article, City, Source
+from .models import Actor, Article, City, NamesVersion, Source
 from .text import fingerprint, hamming, make_slug, normalize_name, simhash
 
 FORMATS = ("jsonl", "csv", "text")
@@ -381,6 +381,7 @@ class _Entities:
                 obj.country = country
             objs.append(obj)
         self.model.objects.bulk_create(objs)
+        NamesVersion.bump()
         created = self.model.objects.filter(key__in=list(new)).values_list("key", "pk")
         self.by_key.update(created)
 
@@ -551,9 +552,6 @@ class Importer:
                 continue
             for k, v in values.items():
                 setattr(article, k, v)
-            if article.status == Article.Status.PUBLISHED and article.published is None:
-                article.status = Article.Status.DRAFT
-                self.report.notes.append(f"{record.where}: no publication date; kept as a draft")
             article._links = (city_ids, actor_ids)
             to_update.append((record, article))
 
@@ -565,11 +563,7 @@ class Importer:
         self._update(to_update)
 
     def _status_for(self, record: Record) -> str:
-        status = self.status or record.status or "published"
-        if status == "published" and record.published is None:
-            self.report.notes.append(f"{record.where}: no publication date; imported as a draft")
-            return "draft"
-        return status
+        return self.status or record.status or "published"
 
     def _create(self, items: list[tuple[Record, Article]]):
         if not items:

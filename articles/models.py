@@ -215,7 +215,7 @@ class Article(models.Model):
     body = models.TextField()
     published = models.DateField(
         "publication date", null=True, blank=True, db_index=True,
-        help_text="The date the report was published (required to publish).",
+        help_text="The date the report was published, when it is known.",
     )
     source = models.ForeignKey(
         Source, null=True, blank=True, on_delete=models.PROTECT, related_name="articles"
@@ -252,10 +252,6 @@ class Article(models.Model):
                 name="article_status_valid",
             ),
             models.CheckConstraint(
-                condition=~models.Q(status="published") | models.Q(published__isnull=False),
-                name="article_published_has_date",
-            ),
-            models.CheckConstraint(
                 condition=~models.Q(title=""), name="article_title_not_empty"
             ),
             models.CheckConstraint(
@@ -278,11 +274,6 @@ class Article(models.Model):
         self.fingerprint = fingerprint(self.title, self.body, self.published)
         self.simhash = simhash(self.body)
         super().save(*args, **kwargs)
-
-    def clean(self):
-        super().clean()
-        if self.status == self.Status.PUBLISHED and not self.published:
-            raise ValidationError({"published": "A published article needs its publication date."})
 
     def get_absolute_url(self):
         return reverse("article-detail", args=[self.slug])
@@ -309,3 +300,25 @@ class IndexQueue(models.Model):
 
     def __str__(self):
         return f"reindex article {self.article_id}"
+
+
+class NamesVersion(models.Model):
+    """A counter bumped whenever a curated name or alias changes, so that every process
+    refreshes its cached table of name spellings (used to expand queries) on its next search.
+    """
+
+    value = models.PositiveBigIntegerField(default=0)
+
+    def __str__(self):
+        return f"names version {self.value}"
+
+    @classmethod
+    def bump(cls):
+        updated = cls.objects.filter(pk=1).update(value=models.F("value") + 1)
+        if not updated:
+            cls.objects.get_or_create(pk=1)
+            cls.objects.filter(pk=1).update(value=models.F("value") + 1)
+
+    @classmethod
+    def current(cls) -> int:
+        return cls.objects.filter(pk=1).values_list("value", flat=True).first() or 0

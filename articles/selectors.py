@@ -10,13 +10,14 @@ from django.utils.html import escape
 from django.utils.text import Truncator
 
 from . import search
-from .facets import facet
+from .facets import LANGUAGE_NAMES, facet
 from .filters import FACET_PARAMS, KNOWN_PARAMS, ArticleFilter, PageForm
 from .models import Article
 
 DEFAULT_PER_PAGE = 20
 SNIPPET_LENGTH = 300
-FACET_LABELS = {"source": "Source", "city": "City", "actor": "Actor", "year": "Year"}
+FACET_LABELS = {"source": "Source", "city": "City", "actor": "Actor", "year": "Year",
+                "language": "Language"}
 
 
 class PageNotFound(Exception):
@@ -66,6 +67,15 @@ class SearchPage:
             links.append({"number": n, "url": self.page_url(n), "current": n == self.page})
             previous = n
         return links
+
+    @property
+    def facet_state(self) -> list[tuple[str, str]]:
+        """The facet selections, carried as hidden fields when the search form is resubmitted."""
+        return [(k, v) for k, v in self.state if k in FACET_PARAMS]
+
+    @property
+    def corrected_url(self) -> str:
+        return self.url(drop=("page",), q=self.corrected) if self.corrected else ""
 
     @property
     def previous_url(self) -> str:
@@ -250,7 +260,11 @@ def _facets(params, resolved: _Resolved, page_obj: SearchPage) -> dict[str, list
     matched = set(resolved.matched.pks) if resolved.matched is not None else None
     toggle = _toggle_url(page_obj)
     facets = {}
+    multilingual = len(Article.objects.published().order_by().values("language").distinct()[:2]) > 1
     for name in FACET_PARAMS:
+        if name == "language" and not (multilingual or cleaned.get("language")):
+            continue  # one language in the archive: nothing to choose
+
         others = params.copy()
         others.pop(name, None)
         for bad in resolved.errors:  # invalid values are ignored here too
@@ -277,6 +291,9 @@ def _active_filters(resolved: _Resolved, page_obj: SearchPage) -> list[dict]:
                           "url": remove(name, entity.slug)})
     for year in cleaned.get("year") or []:
         chips.append({"label": "Year", "value": str(year), "url": remove("year", str(year))})
+    for code in cleaned.get("language") or []:
+        chips.append({"label": "Language", "value": LANGUAGE_NAMES.get(code, code),
+                      "url": remove("language", code)})
     for name, label in (("date_from", "From"), ("date_to", "To")):
         if cleaned.get(name):
             chips.append({"label": label, "value": cleaned[name], "url": remove(name)})

@@ -8,7 +8,16 @@ from django.db.models.signals import m2m_changed, post_delete, post_save, pre_de
 from django.dispatch import receiver
 
 from . import search
-from .models import Actor, ActorAlias, Article, City, CityAlias, Source, SourceAlias
+from .models import (
+    Actor,
+    ActorAlias,
+    Article,
+    City,
+    CityAlias,
+    NamesVersion,
+    Source,
+    SourceAlias,
+)
 
 ENTITY_MODELS = (Source, City, Actor)
 ALIAS_MODELS = (SourceAlias, CityAlias, ActorAlias)
@@ -45,9 +54,10 @@ def article_links_changed(sender, instance, action, reverse, pk_set, **kwargs):
 
 @receiver(post_save)
 def entity_saved(sender, instance, raw=False, created=False, **kwargs):
-    if raw or created:
+    if sender not in ENTITY_MODELS:
         return
-    if sender in ENTITY_MODELS:
+    NamesVersion.bump()  # query expansion reads names: refresh it, fixtures included
+    if not (raw or created):
         search.enqueue(_articles_of(instance))
 
 
@@ -55,13 +65,17 @@ def entity_saved(sender, instance, raw=False, created=False, **kwargs):
 def entity_deleting(sender, instance, **kwargs):
     # Links are removed (or the delete is refused) without per-article signals: queue now.
     if sender in ENTITY_MODELS:
+        NamesVersion.bump()
         search.enqueue(_articles_of(instance))
 
 
 @receiver(post_save)
 @receiver(post_delete)
 def alias_changed(sender, instance, raw=False, **kwargs):
-    if raw or sender not in ALIAS_MODELS:
+    if sender not in ALIAS_MODELS:
+        return
+    NamesVersion.bump()
+    if raw:
         return
     entity = type(instance).entity.field.related_model.objects.filter(pk=instance.entity_id).first()
     if entity is not None:

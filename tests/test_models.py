@@ -56,7 +56,6 @@ def test_resolve_finds_by_name_or_alias():
 
 
 @pytest.mark.parametrize("kwargs", [
-    {"status": "published", "published": None},
     {"status": "archived"},
     {"title": ""},
     {"body": ""},

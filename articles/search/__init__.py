@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from django.conf import settings
 from django.db import transaction
 
+from . import names
 from .base import IndexUnavailable, QueryError, SearchBackend, TextMatches
 from .schema import article_document, documents_queryset
 
@@ -56,8 +57,9 @@ def is_ready() -> bool:
 
 
 def match(q: str) -> TextMatches:
-    """Every indexed (published) article matching `q`, best first. Raises QueryError."""
-    return get_backend().match(q)
+    """Every indexed (published) article matching `q`, best first, with curated names
+    expanded to all their spellings. Raises QueryError."""
+    return get_backend().match(q, names=names.table())
 
 
 def snippets(q: str, texts: dict[int, str], *, length: int = 300) -> dict[int, str]:
@@ -65,7 +67,7 @@ def snippets(q: str, texts: dict[int, str], *, length: int = 300) -> dict[int, s
     if not q:
         return {}
     try:
-        return get_backend().highlight(q, texts, length=length)
+        return get_backend().highlight(q, texts, length=length, names=names.table())
     except (QueryError, IndexUnavailable):
         return {}
 

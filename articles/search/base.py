@@ -36,14 +36,20 @@ class SearchBackend(ABC):
         """True when an index of the current schema version is present."""
 
     @abstractmethod
-    def match(self, q: str) -> TextMatches:
-        """All documents matching the query `q` in the query syntax, ranked by relevance.
+    def match(self, q: str, *, names=None) -> TextMatches:
+        """All documents matching the query `q`, ranked by relevance.
 
-        Raises QueryError when the query cannot be parsed.
+        `q` with explicit syntax (operators, quoted phrases, field:value, word*, word~) is
+        parsed as such; anything else is read as plain words: up to three must all match,
+        longer queries need a minimum number of them (`minimum_should_match`). Curated
+        names in `q` found in `names` (a `names.NameTable`) match every spelling of the
+        name. `corrected` suggests a query for words that match nothing. Raises QueryError
+        when the query has nothing to search for or cannot be understood at all.
         """
 
     @abstractmethod
-    def highlight(self, q: str, texts: dict[int, str], *, length: int = 300) -> dict[int, str]:
+    def highlight(self, q: str, texts: dict[int, str], *, length: int = 300,
+                  names=None) -> dict[int, str]:
         """Safe HTML snippets of `texts` (pk -> plain text): escaped text with the
         passages matching `q` marked by `<mark>`. A text with no match is absent from
         the answer."""

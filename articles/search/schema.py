@@ -8,7 +8,7 @@ run by `make run`).
 import hashlib
 import json
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 #: Fields a user may name in the query syntax (`city:almaty`), with their ranking weights.
 QUERY_FIELDS = {"title": 3.0, "body": 1.0, "source": 1.5, "city": 2.0, "actor": 2.0}
@@ -38,6 +38,7 @@ def article_document(article) -> dict:
         "language": article.language,
         "published": article.published.isoformat() if article.published else "",
     }
+    doc["spell"] = " ".join([doc["title"], doc["body"], doc["source"], doc["city"], doc["actor"]])
     doc["stamp"] = hashlib.sha1(
         json.dumps([SCHEMA_VERSION, doc], sort_keys=True).encode()
     ).hexdigest()

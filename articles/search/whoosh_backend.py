@@ -8,7 +8,9 @@ LockError; a reader that opens the index while a writer commits retries instead 
 
 import contextlib
 import fcntl
+import functools
 import logging
+import math
 import os
 import re
 import threading
@@ -17,12 +19,15 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from django.utils.html import escape
-from whoosh import highlight, index, scoring
-from whoosh.analysis import CharsetFilter, LowercaseFilter, RegexTokenizer, StemFilter, StopFilter
+from whoosh import highlight, index, query, scoring
+from whoosh.analysis import CharsetFilter, Filter, LowercaseFilter, RegexTokenizer, StopFilter
 from whoosh.fields import ID, STORED, TEXT, Schema
+from whoosh.lang import stemmer_for_language, stopwords_for_language
 from whoosh.qparser import FuzzyTermPlugin, MultifieldParser
 from whoosh.support.charset import accent_map
 from whoosh.writing import CLEAR
+
+from articles.text import normalize_name
 
 from .base import IndexUnavailable, QueryError, SearchBackend, TextMatches
 from .schema import QUERY_FIELDS, SCHEMA_VERSION
@@ -35,15 +40,41 @@ LOCK_TIMEOUT = 300.0
 OPEN_RETRIES = 8
 
 
+_CYRILLIC = re.compile(r"[\u0400-\u04ff]")
+_stem_en = functools.lru_cache(maxsize=200_000)(stemmer_for_language("en"))
+_stem_ru = functools.lru_cache(maxsize=200_000)(stemmer_for_language("ru"))
+STOPWORDS = frozenset(stopwords_for_language("en")) | frozenset(stopwords_for_language("ru"))
+
+
+class ScriptStemFilter(Filter):
+    """Stems Cyrillic words as Russian and everything else as English, so one archive holds
+    both (митинга, митингах and митинги all give митинг; protesters gives protest)."""
+
+    def __eq__(self, other):
+        return type(other) is type(self)
+
+    def __call__(self, tokens):
+        for token in tokens:
+            if not token.stopped:
+                text = token.text
+                token.text = _stem_ru(text) if _CYRILLIC.search(text) else _stem_en(text)
+            yield token
+
+
 def _analyzer():
-    # Accents are folded before stemming, so "Toqáev" and "Toqaev" are one term.
+    # Stemming first, then accents folded, so "Toqáev" and "Toqaev" are one term.
     return (
         RegexTokenizer(r"\w+(?:\.?\w+)*")
         | LowercaseFilter()
+        | StopFilter(stoplist=STOPWORDS)
+        | ScriptStemFilter()
         | CharsetFilter(accent_map)
-        | StopFilter()
-        | StemFilter(lang="en")
     )
+
+
+def _spelling_analyzer():
+    # Whole words, unstemmed: the vocabulary "did you mean" suggestions are drawn from.
+    return RegexTokenizer(r"\w+") | LowercaseFilter() | StopFilter(stoplist=STOPWORDS, minsize=3)
 
 
 def build_schema() -> Schema:
@@ -56,9 +87,34 @@ def build_schema() -> Schema:
         source=TEXT(analyzer=analyzer),
         city=TEXT(analyzer=analyzer),
         actor=TEXT(analyzer=analyzer),
+        spell=TEXT(analyzer=_spelling_analyzer(), phrase=False),
         language=ID(),
         published=ID(),
     )
+
+
+# Explicit query syntax: operators, quoted phrases, field prefixes, wildcards and fuzzy terms.
+# Anything else (a pasted sentence with colons, brackets, hyphens) is read as plain words.
+_EXPLICIT = re.compile(
+    r"(?:^|[\s(])(?:AND|OR|NOT)(?=[\s(]|$)|\"[^\"]+\"|\b(?:{}):\S|\w[*~]|\*\w".format(
+        "|".join(QUERY_FIELDS))
+)
+_QUERY_WORD = re.compile(r"\w+")
+_STRICT_TOKEN = re.compile(r'"[^"]*"|\w+:(?:"[^"]*"|\S+)|\(|\)|[^\s()"]+')
+
+
+def _fold(text: str) -> str:
+    return " ".join(_QUERY_WORD.findall(normalize_name(text)))
+
+
+def minimum_should_match(units: int) -> int:
+    """How many of a plain query's words a result must contain (Solr edismax's `mm`):
+    all of up to three words; three of four to nine; 30 % of longer, pasted sentences."""
+    if units <= 3:
+        return units
+    if units <= 9:
+        return 3
+    return max(3, math.ceil(units * 0.3))
 
 
 class _MarkFormatter(highlight.Formatter):
@@ -141,49 +197,199 @@ class WhooshBackend(SearchBackend):
             return
         self._pk_by_docnum = [int(v) if v else 0 for v in reader.column_reader("pk")]
 
+    # ------------------------------------------------------------ query planning
+
     def _parser(self):
         parser = MultifieldParser(list(QUERY_FIELDS), self.schema, fieldboosts=QUERY_FIELDS)
         parser.add_plugin(FuzzyTermPlugin())
         return parser
 
-    def _parse(self, q: str):
-        try:
-            parsed = self._parser().parse(q)
-        except Exception as exc:  # Whoosh raises assorted errors on malformed syntax
-            raise QueryError(f"The query could not be understood ({exc}).") from exc
-        if parsed is None:
-            raise QueryError("The query could not be understood.")
-        return parsed
+    def _terms_of(self, text: str) -> list[str]:
+        """`text` analysed as the text fields analyse it (stemmed, stop words removed)."""
+        return [t.text for t in self.schema["body"].analyzer(text, mode="query")]
 
-    def match(self, q: str) -> TextMatches:
-        parsed = self._parse(q)
+    def _any_field(self, term: str):
+        return query.Or([query.Term(f, term, boost=w) for f, w in QUERY_FIELDS.items()])
+
+    def _name_query(self, spelling: str):
+        terms = self._terms_of(spelling)
+        if not terms:
+            return None
+        if len(terms) == 1:
+            return self._any_field(terms[0])
+        # slop 2 lets a phrase step over a stop word ("Democratic Choice of Kazakhstan").
+        return query.Or([query.Phrase(f, terms, slop=2, boost=w) for f, w in QUERY_FIELDS.items()])
+
+    def _plain_units(self, q: str, names) -> list[tuple[str, object]]:
+        """A plain-words query as units (label, engine query): one per word, or one per
+        curated name found in it, expanded to every spelling of that name."""
+        words = _QUERY_WORD.findall(q)
+        folded = [w.casefold() for w in words]
+        spans = names.find([_fold(w) for w in words]) if names else []
+        units, i = [], 0
+        for start, end, spellings in spans + [(len(words), len(words), None)]:
+            for word in words[i:start]:
+                terms = self._terms_of(word)
+                if terms:
+                    units.append((word, query.And([self._any_field(t) for t in terms])
+                                  if len(terms) > 1 else self._any_field(terms[0])))
+            if spellings is not None:
+                label = " ".join(words[start:end])
+                alternatives = [self._name_query(label)] + [
+                    self._name_query(name) for name in sorted(spellings)
+                    if _fold(name) != " ".join(_fold(w) for w in folded[start:end])]
+                alternatives = [a for a in alternatives if a is not None]
+                if alternatives:
+                    units.append((label, query.Or(alternatives)))
+            i = end
+        return units
+
+    def _expand_strict(self, q: str, names) -> str:
+        """Curated names among the bare words of a syntax query, or as a whole quoted
+        phrase, become (what was typed OR "other spelling" OR ...)."""
+        if not names:
+            return q
+        tokens = _STRICT_TOKEN.findall(q)
+        out, run = [], []
+
+        def flush():
+            words = [t for t in run]
+            spans = names.find([_fold(w) for w in words])
+            i = 0
+            for start, end, spellings in spans:
+                out.extend(words[i:start])
+                typed = " ".join(words[start:end])
+                others = [f'"{n}"' for n in sorted(spellings) if _fold(n) != _fold(typed)]
+                out.append("(" + " OR ".join([typed, *others]) + ")" if others else typed)
+                i = end
+            out.extend(words[i:])
+            run.clear()
+
+        for token in tokens:
+            bare = _QUERY_WORD.fullmatch(token) and token not in ("AND", "OR", "NOT")
+            if bare:
+                run.append(token)
+                continue
+            flush()
+            if token.startswith('"') and token.endswith('"') and len(token) > 2:
+                found = names.find([_fold(w) for w in _QUERY_WORD.findall(token)])
+                if len(found) == 1 and found[0][0] == 0 and \
+                        found[0][1] == len(_QUERY_WORD.findall(token)):
+                    others = [f'"{n}"' for n in sorted(found[0][2]) if _fold(n) != _fold(token[1:-1])]
+                    token = "(" + " OR ".join([token, *others]) + ")" if others else token
+            out.append(token)
+        flush()
+        return " ".join(out)
+
+    def _plan(self, q: str, names, *, plain: bool = False):
+        """(engine query, units for the minimum-should-match rule or None, words to check
+        for spelling) for the user's query `q`."""
+        if not plain and _EXPLICIT.search(q):
+            try:
+                parsed = self._parser().parse(self._expand_strict(q, names))
+            except Exception as exc:  # Whoosh raises assorted errors on malformed syntax
+                raise QueryError(f"The query could not be understood ({exc}).") from exc
+            if parsed is not None and parsed is not query.NullQuery:
+                return parsed, None, [w for w in _QUERY_WORD.findall(q)
+                                      if w not in ("AND", "OR", "NOT")]
+            raise QueryError("The query has no words to search for.")
+        units = self._plain_units(q, names)
+        if not units:
+            raise QueryError("The query has no words to search for.")
+        mm = minimum_should_match(len(units))
+        if mm == len(units):
+            return query.And([u for _, u in units]), None, [label for label, _ in units]
+        return query.Or([u for _, u in units]), (units, mm), [label for label, _ in units]
+
+    def _run(self, searcher, q: str, names):
+        """Ranked (docnum, score) pairs and the plan that produced them."""
+        try:
+            built, mm_units, words = self._plan(q, names)
+        except QueryError:
+            if not _QUERY_WORD.search(q):
+                raise
+            built, mm_units, words = self._plan(q, names, plain=True)
+        strict = mm_units is None and _EXPLICIT.search(q)
+        try:
+            if mm_units is None:
+                results = searcher.search(built, limit=None)
+                ranked = [(docnum, score) for score, docnum in results.top_n]
+            else:
+                ranked = self._minimum_match(searcher, mm_units)
+        except Exception as exc:
+            raise QueryError(f"The query could not be run ({exc}).") from exc
+        if not ranked and strict and len(_QUERY_WORD.findall(q)) >= 4:
+            # A pasted sentence that merely contained quotes or a colon: read it as words.
+            return self._run(searcher, " ".join(_QUERY_WORD.findall(q)), names)
+        return ranked, built, words
+
+    def _minimum_match(self, searcher, mm_units):
+        units, mm = mm_units
+        unit_of = {}
+        for index_, (_, unit) in enumerate(units):
+            for leaf_field, leaf_text in unit.iter_all_terms(phrases=True):
+                unit_of.setdefault((leaf_field, leaf_text), index_)
+        results = searcher.search(query.Or([u for _, u in units]), limit=None, terms=True)
+        docterms = results.docterms
+        ranked = []
+        for score, docnum in results.top_n:
+            matched = {unit_of.get((f, t.decode() if isinstance(t, bytes) else t))
+                       for f, t in docterms.get(docnum, ())}
+            matched.discard(None)
+            if len(matched) >= mm:
+                ranked.append((docnum, score))
+        return ranked
+
+    def _suggest(self, searcher, q: str, words: list[str], names=None) -> str | None:
+        """The query with each word that matches nothing replaced by the closest word of the
+        archive's vocabulary, or None when every word matches something."""
+        reader = searcher.reader()
+        corrector = None
+        corrected = q
+        changed = False
+        for word in dict.fromkeys(words):
+            if not word or not word.isalpha() or len(word) < 3:
+                continue
+            if names and names.find([_fold(word)]):
+                continue  # a curated spelling: it matches through the name's other spellings
+            terms = self._terms_of(word)
+            if not terms or any(reader.doc_frequency(f, t) for t in terms for f in QUERY_FIELDS):
+                continue
+            if corrector is None:
+                corrector = searcher.corrector("spell")
+            suggestions = corrector.suggest(word.lower(), limit=1, maxdist=2, prefix=1)
+            if suggestions:
+                corrected = re.sub(rf"\b{re.escape(word)}\b", suggestions[0], corrected, count=1)
+                changed = True
+        return corrected if changed else None
+
+    def match(self, q: str, *, names=None) -> TextMatches:
         with self._lock:
             searcher = self._open_searcher()
-            try:
-                results = searcher.search(parsed, limit=None)
-                ranked = [(docnum, score) for score, docnum in results.top_n]
-            except Exception as exc:
-                raise QueryError(f"The query could not be run ({exc}).") from exc
+            ranked, built, words = self._run(searcher, q, names)
             pk_of = self._pk_by_docnum
             pks = [pk_of[docnum] for docnum, _ in ranked]
             scores = {pk_of[docnum]: score for docnum, score in ranked}
-        return TextMatches(pks=pks, scores=scores, parsed=str(parsed))
+            corrected = self._suggest(searcher, q, words, names)
+        return TextMatches(pks=pks, scores=scores, parsed=str(built), corrected=corrected)
 
-    def _terms(self, q: str) -> set[str]:
-        parsed = self._parse(q)
+    def _terms(self, q: str, names=None) -> set[str]:
         with self._lock:
-            reader = self._open_searcher().reader()
+            searcher = self._open_searcher()
+            _, built, _ = self._run(searcher, q, names)
+            reader = searcher.reader()
             terms = set()
             # Leaf by leaf: Query.existing_terms() reuses its `fieldname` argument as a loop
             # variable and skips every leaf after the first one's field.
-            for leaf in parsed.leaves():
+            for leaf in built.leaves():
                 for fieldname, text in leaf.existing_terms(reader, expand=True):
                     if fieldname in QUERY_FIELDS:
                         terms.add(text.decode() if isinstance(text, bytes) else text)
         return terms
 
-    def highlight(self, q: str, texts: dict[int, str], *, length: int = 300) -> dict[int, str]:
-        terms = self._terms(q)
+    def highlight(self, q: str, texts: dict[int, str], *, length: int = 300,
+                  names=None) -> dict[int, str]:
+        terms = self._terms(q, names)
         if not terms:
             return {}
         analyzer = _analyzer()
@@ -260,6 +466,8 @@ class WhooshBackend(SearchBackend):
             "source": doc["source"],
             "city": doc["city"],
             "actor": doc["actor"],
+            "spell": doc.get("spell") or " ".join(
+                [doc["title"], doc["body"], doc["source"], doc["city"], doc["actor"]]),
             "language": doc["language"],
             "published": doc["published"],
         }
