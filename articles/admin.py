@@ -1,15 +1,20 @@
 """Curation in Django's admin: articles and the entities they link to, aliases inline."""
 
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.db.models import Count
+from django.urls import reverse
+from django.utils.html import format_html
 
+from . import curation
 from .models import (
     Actor,
     ActorAlias,
+    AliasCandidate,
     Article,
     City,
     CityAlias,
     IndexQueue,
+    Merge,
     Source,
     SourceAlias,
 )
@@ -123,3 +128,75 @@ class IndexQueueAdmin(admin.ModelAdmin):
 
     def has_change_permission(self, request, obj=None):
         return False
+
+
+@admin.register(AliasCandidate)
+class AliasCandidateAdmin(admin.ModelAdmin):
+    """Spelling families proposed by `find_alias_candidates`; nothing merges until a curator
+    accepts a proposal."""
+
+    list_display = ["first_link", "second_link", "kind", "decision", "created"]
+    list_filter = ["decision", "kind"]
+    search_fields = ["first_name", "second_name"]
+    actions = ["accept", "reject"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def _link(self, obj, pk, name):
+        url = reverse(f"admin:articles_{obj.kind}_change", args=[pk])
+        return format_html('<a href="{}">{}</a>', url, name)
+
+    @admin.display(description="keep")
+    def first_link(self, obj):
+        return self._link(obj, obj.first_id, obj.first_name)
+
+    @admin.display(description="as another spelling of it")
+    def second_link(self, obj):
+        return self._link(obj, obj.second_id, obj.second_name)
+
+    @admin.action(description="Accept: merge the second into the first (its names become aliases)")
+    def accept(self, request, queryset):
+        self._decide(request, queryset, accept=True)
+
+    @admin.action(description="Reject: they are different; never propose this pair again")
+    def reject(self, request, queryset):
+        self._decide(request, queryset, accept=False)
+
+    def _decide(self, request, queryset, *, accept):
+        done = 0
+        for candidate in queryset:
+            try:
+                curation.decide(candidate, accept=accept, user=request.user)
+                done += 1
+            except curation.MergeError as exc:
+                self.message_user(request, f"{candidate}: {exc}", messages.WARNING)
+        verb = "merged" if accept else "rejected"
+        self.message_user(request, f"{done} proposal(s) {verb}.", messages.SUCCESS)
+
+
+@admin.register(Merge)
+class MergeAdmin(admin.ModelAdmin):
+    list_display = ["merged_name", "target_name", "kind", "created", "created_by", "undone"]
+    list_filter = ["kind"]
+    readonly_fields = ["kind", "target_id", "target_name", "merged_name", "snapshot", "created",
+                       "created_by", "undone"]
+    actions = ["undo"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    @admin.action(description="Undo the selected merges")
+    def undo(self, request, queryset):
+        for record in queryset.order_by("-created"):
+            try:
+                curation.undo_merge(record)
+                self.message_user(request, f"Undone: {record}.", messages.SUCCESS)
+            except curation.MergeError as exc:
+                self.message_user(request, f"{record}: {exc}", messages.WARNING)

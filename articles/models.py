@@ -322,3 +322,59 @@ class NamesVersion(models.Model):
     @classmethod
     def current(cls) -> int:
         return cls.objects.filter(pk=1).values_list("value", flat=True).first() or 0
+
+
+class AliasCandidate(models.Model):
+    """Two entities of one kind whose names differ only by transliteration (Toqaev /
+    Tokayev): proposed by `find_alias_candidates`, decided by a curator."""
+
+    class Kind(models.TextChoices):
+        SOURCE = "source", "Source"
+        CITY = "city", "City"
+        ACTOR = "actor", "Actor"
+
+    class Decision(models.TextChoices):
+        PROPOSED = "proposed", "Proposed"
+        MERGED = "merged", "Merged"
+        REJECTED = "rejected", "Rejected"
+
+    kind = models.CharField(max_length=10, choices=Kind.choices)
+    first_id = models.BigIntegerField(help_text="the entity to keep")
+    second_id = models.BigIntegerField(help_text="the entity proposed as its other spelling")
+    first_name = models.CharField(max_length=400)
+    second_name = models.CharField(max_length=400)
+    decision = models.CharField(max_length=10, choices=Decision.choices, default=Decision.PROPOSED,
+                                db_index=True)
+    created = models.DateTimeField(default=timezone.now)
+    decided = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["decision", "kind", "first_name"]
+        constraints = [
+            models.UniqueConstraint(fields=["kind", "first_id", "second_id"],
+                                    name="alias_candidate_unique_pair"),
+        ]
+
+    def __str__(self):
+        return f"{self.first_name} / {self.second_name}"
+
+
+class Merge(models.Model):
+    """One entity merged into another, recorded with everything needed to undo it."""
+
+    kind = models.CharField(max_length=10, choices=AliasCandidate.Kind.choices)
+    target_id = models.BigIntegerField()
+    target_name = models.CharField(max_length=400)
+    merged_name = models.CharField(max_length=400)
+    #: the merged entity's fields, aliases, the article links moved and the aliases added
+    snapshot = models.JSONField()
+    created = models.DateTimeField(default=timezone.now)
+    created_by = models.ForeignKey("auth.User", null=True, blank=True, on_delete=models.SET_NULL,
+                                   related_name="+")
+    undone = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created"]
+
+    def __str__(self):
+        return f"{self.merged_name} → {self.target_name}"
