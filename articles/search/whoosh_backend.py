@@ -30,7 +30,7 @@ from whoosh.writing import CLEAR
 from articles.text import normalize_name
 
 from .base import IndexUnavailable, QueryError, SearchBackend, TextMatches
-from .schema import QUERY_FIELDS, SCHEMA_VERSION
+from .schema import BM25_B, BM25_K1, QUERY_FIELDS, SCHEMA_VERSION
 
 logger = logging.getLogger(__name__)
 
@@ -171,11 +171,11 @@ class WhooshBackend(SearchBackend):
                     if not self.exists():
                         raise IndexUnavailable("the search index has not been built yet")
                     self._ix = index.open_dir(str(self.path), indexname=INDEX_NAME)
-                    self._set_searcher(self._ix.searcher(weighting=scoring.BM25F()))
+                    self._set_searcher(self._ix.searcher(weighting=scoring.BM25F(B=BM25_B, K1=BM25_K1)))
                 elif not self._searcher.up_to_date():
                     # Not searcher.refresh(): in whoosh-reloaded 2.7.5 its reader reuse
                     # keeps segments the new generation dropped, and fails on an empty one.
-                    self._set_searcher(self._ix.searcher(weighting=scoring.BM25F()))
+                    self._set_searcher(self._ix.searcher(weighting=scoring.BM25F(B=BM25_B, K1=BM25_K1)))
                 return self._searcher
             except IndexUnavailable:
                 raise

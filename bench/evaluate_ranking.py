@@ -1,0 +1,319 @@
+"""Ranking quality of the archive's search, measured on the SciFact documents.
+
+Imports the SciFact abstracts into a throw-away archive (SQLite database and index under a
+temporary directory), sends every query to the public JSON API (`/api/search/`) exactly as an
+outside client would, maps the results back to SciFact ids through `record_id`, and prints
+nDCG@10 and recall@100 over all queries. A query answered with an error or with nothing
+scores 0 and is counted and listed, never dropped.
+
+    .venv/bin/python bench/evaluate_ranking.py [--queries PATH] [--docs PATH] [--verbose]
+        [--keep DIR] [--beir-queries queries.jsonl --qrels test.tsv]
+
+Queries: `bench/scifact_queries.jsonl` (our own claims and judgments), one JSON object a
+line: {"qid": ..., "query": ..., "relevant": {"<doc id>": grade, ...}}; or the BEIR layout
+(`--beir-queries` with {"_id", "text"} lines and `--qrels`, a TSV with the header
+`query-id corpus-id score`), so the held-out test set runs the same way.
+
+`--keep DIR` keeps the database and index in DIR and reuses them on the next run (the import
+is skipped when every document is already there). Exit status: 0 when the evaluation ran,
+2 when the documents did not become searchable (no score is printed then).
+"""
+
+import argparse
+import csv
+import json
+import logging
+import math
+import os
+import re
+import shutil
+import sys
+import tempfile
+import time
+from io import StringIO
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_QUERIES = ROOT / "bench" / "scifact_queries.jsonl"
+DEFAULT_DOCS = ROOT.parent / "shared" / "corpora" / "scifact" / "docs.jsonl"
+NDCG_K = 10
+RECALL_K = 100
+PER_PAGE = 100  # the API's maximum; one page covers recall@100
+RECORD_NOTE = re.compile(r"^.+:\d+: ")
+
+
+# ---------------------------------------------------------------------------- metrics
+
+
+def dcg(gains) -> float:
+    """Discounted cumulative gain: gain at rank r (1-based) divided by log2(r + 1)."""
+    return sum(g / math.log2(rank + 1) for rank, g in enumerate(gains, start=1))
+
+
+def ndcg_at_k(ranked, relevant: dict, k: int = NDCG_K) -> float:
+    """nDCG@k of a ranked list of doc ids against graded judgments {doc id: grade}.
+
+    Gain is the judged grade (0 when unjudged); the ideal ranking is built from the
+    judgments. Duplicate ids after their first occurrence gain nothing. A query with no
+    positive judgment scores 0.
+    """
+    seen = set()
+    gains = []
+    for doc in list(ranked)[:k]:
+        gains.append(relevant.get(doc, 0) if doc not in seen else 0)
+        seen.add(doc)
+    ideal = dcg(sorted((g for g in relevant.values() if g > 0), reverse=True)[:k])
+    return dcg(gains) / ideal if ideal > 0 else 0.0
+
+
+def recall_at_k(ranked, relevant: dict, k: int = RECALL_K) -> float:
+    """Share of the relevant (grade > 0) documents found in the first k results."""
+    wanted = {doc for doc, grade in relevant.items() if grade > 0}
+    if not wanted:
+        return 0.0
+    return len(wanted & set(list(ranked)[:k])) / len(wanted)
+
+
+# ---------------------------------------------------------------------------- inputs
+
+
+def load_queries(path) -> list[dict]:
+    """Our JSONL layout: [{"qid", "query", "relevant": {doc id: grade}}]."""
+    queries = []
+    with open(path, encoding="utf-8") as fh:
+        for n, line in enumerate(fh, start=1):
+            if not line.strip():
+                continue
+            obj = json.loads(line)
+            relevant = {str(doc): int(grade) for doc, grade in obj["relevant"].items()}
+            if not any(g > 0 for g in relevant.values()):
+                raise ValueError(f"{path}:{n}: query {obj['qid']} has no relevant document")
+            queries.append({"qid": str(obj["qid"]), "query": obj["query"], "relevant": relevant})
+    return queries
+
+
+def load_beir(queries_path, qrels_path) -> list[dict]:
+    """BEIR layout: queries.jsonl ({"_id", "text"}) and a qrels TSV (query-id, corpus-id,
+    score, with a header). Only queries with at least one positive judgment are kept."""
+    texts = {}
+    with open(queries_path, encoding="utf-8") as fh:
+        for line in fh:
+            if line.strip():
+                obj = json.loads(line)
+                texts[str(obj["_id"])] = obj["text"]
+    judgments: dict[str, dict[str, int]] = {}
+    with open(qrels_path, encoding="utf-8", newline="") as fh:
+        rows = csv.reader(fh, delimiter="\t")
+        for row in rows:
+            if not row or row[0] == "query-id":
+                continue
+            qid, doc, score = row[0].strip(), row[1].strip(), int(float(row[2]))
+            judgments.setdefault(qid, {})[doc] = score
+    missing = [qid for qid in judgments if qid not in texts]
+    if missing:
+        raise ValueError(f"{len(missing)} judged query ids have no text in {queries_path}: "
+                         f"{', '.join(missing[:5])}")
+    return [
+        {"qid": qid, "query": texts[qid], "relevant": rel}
+        for qid, rel in judgments.items()
+        if any(g > 0 for g in rel.values())
+    ]
+
+
+def load_doc_ids(path) -> list[str]:
+    with open(path, encoding="utf-8") as fh:
+        return [str(json.loads(line)["id"]) for line in fh if line.strip()]
+
+
+# ---------------------------------------------------------------------------- running
+
+
+def fail(message: str) -> None:
+    bar = "!" * 78
+    print(f"\n{bar}\nNO SCORE: {message}\n{bar}", file=sys.stderr)
+    sys.exit(2)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--queries", default=str(DEFAULT_QUERIES), help="our JSONL queries")
+    parser.add_argument("--docs", default=str(DEFAULT_DOCS), help="SciFact docs.jsonl")
+    parser.add_argument("--beir-queries", metavar="PATH", help="BEIR queries.jsonl (_id, text)")
+    parser.add_argument("--qrels", metavar="PATH", help="BEIR qrels TSV (query-id corpus-id score)")
+    parser.add_argument("--verbose", action="store_true", help="one line per query")
+    parser.add_argument("--keep", metavar="DIR", help="keep (and reuse) the database and index here")
+    args = parser.parse_args(argv)
+
+    if bool(args.beir_queries) != bool(args.qrels):
+        parser.error("--beir-queries and --qrels go together")
+    if args.beir_queries:
+        queries = load_beir(args.beir_queries, args.qrels)
+        source = f"{args.beir_queries} + {args.qrels}"
+    else:
+        queries = load_queries(args.queries)
+        source = args.queries
+    if not queries:
+        parser.error("no queries with relevance judgments")
+    doc_ids = load_doc_ids(args.docs)
+
+    work = Path(args.keep).resolve() if args.keep else Path(tempfile.mkdtemp(prefix="archive-eval-"))
+    work.mkdir(parents=True, exist_ok=True)
+    # All of this must be in place before Django reads its settings.
+    os.environ["DATABASE_URL"] = f"sqlite:///{work}/eval.sqlite3"
+    os.environ["ARCHIVE_INDEX_DIR"] = str(work / "index")
+    os.environ["DJANGO_SETTINGS_MODULE"] = "archive.settings"
+    os.environ.setdefault("SECRET_KEY", "evaluate-ranking-throw-away-key")
+    sys.path.insert(0, str(ROOT))
+
+    print(f"queries: {source} ({len(queries)} with judgments)")
+    print(f"documents: {args.docs} ({len(doc_ids)})")
+    print(f"work directory: {work}{' (kept)' if args.keep else ' (temporary, removed at the end)'}")
+    try:
+        prepare(args.docs, doc_ids, queries, reuse=bool(args.keep))
+        evaluate(queries, verbose=args.verbose)
+    finally:
+        if not args.keep:
+            try:
+                from django.db import connections
+
+                connections.close_all()
+            except Exception:  # Django never got set up; nothing to close
+                pass
+            shutil.rmtree(work, ignore_errors=True)
+
+
+def prepare(docs_path, doc_ids, queries, *, reuse: bool) -> None:
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+
+    from articles.models import Article
+
+    call_command("migrate", verbosity=0)
+    wanted = set(doc_ids)
+    have = Article.objects.filter(record_id__in=wanted).count() if reuse else 0
+    if reuse and have == len(wanted):
+        out = StringIO()
+        call_command("rebuild_index", "--if-stale", stdout=out)
+        print(f"import: skipped, all {have} documents already in {os.environ['DATABASE_URL']} "
+              f"({out.getvalue().strip()})")
+    else:
+        call_command("rebuild_index", stdout=StringIO())
+        out, err = StringIO(), StringIO()
+        start = time.perf_counter()
+        status = 0
+        try:
+            call_command("import_articles", str(docs_path), "--status", "published",
+                         stdout=out, stderr=err)
+        except SystemExit as exc:  # import_articles exits 1 when a record failed
+            status = exc.code or 0
+        elapsed = time.perf_counter() - start
+        lines = [line for line in out.getvalue().splitlines() if line.strip()]
+        notes = [line for line in lines if RECORD_NOTE.match(line)]  # "file:line: message"
+        summary = [line for line in lines if not RECORD_NOTE.match(line)]
+        print(f"import time (index included): {elapsed:.1f} s "
+              f"= {len(doc_ids) / elapsed:.0f} records/s")
+        for line in summary:
+            print(f"import: {line}")
+        if notes:
+            print(f"import: {len(notes)} per-record note(s), e.g. {notes[0]!r}")
+        problems = [line for line in err.getvalue().splitlines() if line.strip()]
+        if problems or status:
+            print(f"import: exit status {status}, {len(problems)} problem(s) reported:")
+            for line in problems[:10]:
+                print(f"  {line}")
+
+    # Are the documents there and searchable?
+    rows = Article.objects.filter(record_id__in=wanted).values_list("record_id", "status")
+    status_of = dict(rows)
+    published = {rid for rid, st in status_of.items() if st == Article.Status.PUBLISHED}
+    drafts = len(status_of) - len(published)
+    print(f"documents in the archive: {len(status_of)} of {len(wanted)}; "
+          f"published {len(published)}, other status {drafts}")
+    if not published:
+        fail(f"none of the {len(wanted)} SciFact documents is published ({drafts} stored with "
+             "another status, e.g. draft: the records carry no publication date). Drafts are "
+             "invisible to search, so every query would score 0.")
+    judged = {doc for q in queries for doc, g in q["relevant"].items() if g > 0}
+    unknown = judged - wanted
+    if unknown:
+        print(f"WARNING: {len(unknown)} judged ids are not in the documents file: "
+              f"{', '.join(sorted(unknown)[:10])}", file=sys.stderr)
+    unsearchable = (judged & wanted) - published
+    if unsearchable:
+        fail(f"{len(unsearchable)} judged documents are missing or not published "
+             f"(e.g. {', '.join(sorted(unsearchable)[:5])}); the score would be meaningless.")
+    if len(published) < len(wanted):
+        print(f"WARNING: {len(wanted) - len(published)} documents are not searchable "
+              "(missing or not published)", file=sys.stderr)
+
+    from articles import search
+
+    drift = search.check()
+    if not drift.clean:
+        fail(f"the index is out of step with the database: {len(drift.missing)} missing, "
+             f"{len(drift.stale)} stale, {len(drift.extra)} extra, {drift.queued} queued, "
+             f"index missing: {drift.index_missing}")
+
+
+def evaluate(queries, *, verbose: bool) -> None:
+    from django.test import Client
+
+    # Django logs every 4xx answer as a warning; they are counted and listed below instead.
+    logging.getLogger("django.request").setLevel(logging.ERROR)
+
+    # raise_request_exception=False: a server error is seen as a 500 answer, as by any client.
+    client = Client(HTTP_HOST="127.0.0.1", raise_request_exception=False)
+    ndcgs, recalls, times = [], [], []
+    zero, errors, corrected = [], [], 0
+    for q in queries:
+        start = time.perf_counter()
+        response = client.get("/api/search/", {"q": q["query"], "per_page": PER_PAGE})
+        times.append(time.perf_counter() - start)
+        ranked, count, note = [], 0, ""
+        if response.status_code == 200:
+            data = response.json()
+            count = data.get("count", 0)
+            ranked = [r.get("record_id") for r in data.get("results", [])]
+            if data.get("query", {}).get("corrected"):
+                corrected += 1
+                note = f"  (suggested: {data['query']['corrected']!r})"
+            if not ranked:
+                zero.append(q)
+        else:
+            try:
+                detail = json.dumps(response.json().get("errors", response.json()))
+            except ValueError:
+                detail = response.content[:200].decode("utf-8", "replace")
+            errors.append((q, response.status_code, detail))
+            note = f"  HTTP {response.status_code} {detail}"
+        nd = ndcg_at_k(ranked, q["relevant"])
+        rc = recall_at_k(ranked, q["relevant"])
+        ndcgs.append(nd)
+        recalls.append(rc)
+        if verbose:
+            ranks = {doc: ranked.index(doc) + 1 for doc in q["relevant"] if doc in ranked}
+            found = " ".join(f"{doc}@{ranks[doc]}" if doc in ranks else f"{doc}@-"
+                             for doc in q["relevant"])
+            print(f"{q['qid']:>6}  nDCG@10 {nd:.3f}  R@100 {rc:.3f}  hits {count:>5}  "
+                  f"[{found}]  {q['query'][:70]}{note}")
+
+    n = len(queries)
+    if errors:
+        print(f"\n{len(errors)} queries answered with an error (scored 0):")
+        for q, status, detail in errors:
+            print(f"  {q['qid']}  HTTP {status}  {detail[:150]}  <- {q['query'][:80]!r}")
+    if zero:
+        print(f"\n{len(zero)} queries returned no results (scored 0):")
+        for q in zero:
+            print(f"  {q['qid']}  {q['query'][:100]!r}")
+    times.sort()
+    print(f"\nsearch time per query: median {times[len(times) // 2] * 1000:.0f} ms, "
+          f"max {times[-1] * 1000:.0f} ms; spelling suggestions on {corrected} queries")
+    print(f"queries {n}  nDCG@10 {sum(ndcgs) / n:.3f}  recall@100 {sum(recalls) / n:.3f}")
+    print(f"zero results {len(zero)}  errors (non-200) {len(errors)}")
+
+
+if __name__ == "__main__":
+    main()
