@@ -9,9 +9,10 @@ sent to the database as one huge `IN (...)` list (SQLite allows 32,766 variables
 
 from collections import Counter
 
-from django.db.models import Count
+from django.db.models import Count, Q
 
 from .models import Actor, Article, City, Source
+from .text import normalize_name
 
 FACET_LIMIT = 50
 #: Up to this many text hits are passed to the database as a list; more are counted here.
@@ -76,7 +77,8 @@ def _language_counts(qs, matched: set[int] | None) -> Counter:
     return Counter(lang for pk, lang in qs.values_list("pk", "language").iterator(5000) if pk in matched)
 
 
-def facet(name: str, qs, matched: set[int] | None, selected: list, toggle_url) -> list[dict]:
+def facet(name: str, qs, matched: set[int] | None, selected: list, toggle_url,
+          contains: str = "") -> list[dict]:
     """One facet as a list of {value, label, count, selected, url}, most frequent first.
 
     `selected` holds the active values (entities, or years as ints); `toggle_url(name,
@@ -106,6 +108,12 @@ def facet(name: str, qs, matched: set[int] | None, selected: list, toggle_url) -
         ]
     model = ENTITY_FACETS[name][0]
     counts = _entity_counts(name, qs, matched)
+    if contains:
+        # The facet's filter box: names and aliases containing the typed text.
+        key = normalize_name(contains)
+        wanted = set(model.objects.filter(Q(key__contains=key) | Q(aliases__key__contains=key))
+                     .values_list("pk", flat=True))
+        counts = Counter({pk: n for pk, n in counts.items() if pk in wanted})
     selected_ids = {e.pk for e in selected}
     top = sorted(counts.items(), key=lambda kv: -kv[1])[:FACET_LIMIT]
     ids = {pk for pk, _ in top} | selected_ids
@@ -118,5 +126,6 @@ def facet(name: str, qs, matched: set[int] | None, selected: list, toggle_url) -
          "selected": pk in selected_ids, "url": toggle_url(name, entities[pk].slug)}
         for pk, n in items.items() if pk in entities
     ]
-    rows.sort(key=lambda r: (-r["count"], r["label"].casefold()))
+    # Selected values first, so they stay in view above "show more".
+    rows.sort(key=lambda r: (not r["selected"], -r["count"], r["label"].casefold()))
     return rows

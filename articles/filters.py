@@ -173,11 +173,17 @@ class ArticleFilter(django_filters.FilterSet):
 
 
 FACET_PARAMS = ("source", "city", "actor", "year", "language")
+#: Text typed into a facet's own filter box: narrows that facet's list, not the results.
+FACET_FILTER_PARAMS = ("facet_source", "facet_city", "facet_actor")
 FILTER_PARAMS = tuple(ArticleFilter.base_filters)
-KNOWN_PARAMS = frozenset(FILTER_PARAMS + PAGING_PARAMS)
+PARAM_ORDER = FILTER_PARAMS + PAGING_PARAMS + FACET_FILTER_PARAMS
+KNOWN_PARAMS = frozenset(PARAM_ORDER)
 
 
 class PageForm(forms.Form):
+    facet_source = forms.CharField(max_length=100, required=False, strip=True)
+    facet_city = forms.CharField(max_length=100, required=False, strip=True)
+    facet_actor = forms.CharField(max_length=100, required=False, strip=True)
     page = forms.IntegerField(
         min_value=1, max_value=10**6, required=False,
         error_messages={"invalid": "The page is a whole number from 1.",

@@ -9,9 +9,16 @@ from urllib.parse import urlencode
 from django.utils.html import escape
 from django.utils.text import Truncator
 
-from . import search
+from . import search, timeline
 from .facets import LANGUAGE_NAMES, facet
-from .filters import FACET_PARAMS, KNOWN_PARAMS, ArticleFilter, PageForm
+from .filters import (
+    FACET_FILTER_PARAMS,
+    FACET_PARAMS,
+    KNOWN_PARAMS,
+    PARAM_ORDER,
+    ArticleFilter,
+    PageForm,
+)
 from .models import Article
 
 DEFAULT_PER_PAGE = 20
@@ -44,6 +51,8 @@ class SearchPage:
     state: list[tuple[str, str]]
     active: list[dict] = field(default_factory=list)
     corrected: str | None = None
+    timeline: dict = field(default_factory=dict)
+    facet_filters: dict = field(default_factory=dict)
 
     def url(self, drop: tuple[str, ...] = (), **set_values) -> str:
         """This search's query string with parameters dropped or set."""
@@ -67,6 +76,12 @@ class SearchPage:
             links.append({"number": n, "url": self.page_url(n), "current": n == self.page})
             previous = n
         return links
+
+    @property
+    def facet_form_state(self) -> dict[str, list[tuple[str, str]]]:
+        """For each facet's filter box: the search's state to resubmit with it."""
+        return {name: [(k, v) for k, v in self.state if k not in ("page", f"facet_{name}")]
+                for name in ("source", "city", "actor")}
 
     @property
     def facet_state(self) -> list[tuple[str, str]]:
@@ -114,6 +129,7 @@ class _Resolved:
     matched: search.TextMatches | None
     ordered: list[int] | None  # the result pks in order, when a text query ranks them
     corrected: str | None = None
+    dates: dict | None = None  # pk -> publication date of the text matches
 
     @property
     def qs(self):
@@ -136,13 +152,11 @@ def _resolve(params) -> _Resolved:
     cleaned = filterset.form.cleaned_data
     state = [
         (key, value)
-        for key in KNOWN_PARAMS
+        for key in PARAM_ORDER  # a fixed order, so one search has one URL
         if key not in errors
         for value in params.getlist(key)
         if value.strip()
     ]
-    state.sort(key=lambda kv: list(ArticleFilter.base_filters).index(kv[0])
-               if kv[0] in ArticleFilter.base_filters else 99)
 
     q = cleaned.get("q") or ""
     sort = cleaned.get("sort") or ("relevance" if q else "newest")
@@ -162,14 +176,15 @@ def _resolve(params) -> _Resolved:
     if not q and sort == "relevance":
         sort = "newest"
 
-    ordered = None
+    ordered = dates = None
     if matched is not None:
         dates = dict(filterset.qs.order_by().values_list("pk", "published").iterator(5000))
         ordered = [pk for pk in matched.pks if pk in dates]
         if sort != "relevance":
             ordered.sort(key=lambda pk: (dates[pk] or dt.date.min, pk), reverse=sort == "newest")
     return _Resolved(filterset, q, sort, errors, state, matched, ordered,
-                     corrected=matched.corrected if matched else None)
+                     corrected=matched.corrected if matched else None,
+                     dates={pk: dates[pk] for pk in ordered} if ordered is not None else None)
 
 
 def _plain_words_fallback(q: str):
@@ -238,9 +253,22 @@ def article_search(*, params) -> SearchPage:
         per_page=per_page, results=results, facets={}, errors=errors,
         state=resolved.state, corrected=resolved.corrected,
     )
+    page_obj.facet_filters = {name[len("facet_"):]: paging.cleaned_data.get(name) or ""
+                              for name in FACET_FILTER_PARAMS}
     page_obj.facets = _facets(params, resolved, page_obj)
     page_obj.active = _active_filters(resolved, page_obj)
+    page_obj.timeline = _timeline(resolved, page_obj)
     return page_obj
+
+
+def _timeline(resolved: _Resolved, page_obj: SearchPage) -> dict:
+    def narrow(start, end):
+        return page_obj.url(drop=("page", "date_from", "date_to"),
+                            date_from=start.isoformat(), date_to=end.isoformat())
+
+    if resolved.dates is not None:
+        return timeline.from_dates(resolved.dates.values(), link=narrow)
+    return timeline.from_queryset(resolved.qs, link=narrow)
 
 
 def _toggle_url(page_obj: SearchPage):
@@ -270,7 +298,8 @@ def _facets(params, resolved: _Resolved, page_obj: SearchPage) -> dict[str, list
         for bad in resolved.errors:  # invalid values are ignored here too
             others.pop(bad, None)
         qs = ArticleFilter(others, queryset=Article.objects.published()).qs
-        facets[name] = facet(name, qs, matched, cleaned.get(name) or [], toggle)
+        facets[name] = facet(name, qs, matched, cleaned.get(name) or [], toggle,
+                             contains=page_obj.facet_filters.get(name, ""))
     return facets
 
 

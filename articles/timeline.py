@@ -1,0 +1,92 @@
+"""Timelines as data: report counts per year or per month, each bar linking to its period.
+
+The span decides the unit: up to three years of reports are counted per month, longer spans
+per year. Templates draw the bars as SVG (templates/articles/_timeline.html) with the counts
+also given as text.
+"""
+
+import calendar
+import datetime as dt
+from collections import Counter
+from collections.abc import Callable, Iterable
+
+from django.db.models import Count, Max, Min
+from django.db.models.functions import TruncMonth, TruncYear
+
+MONTHLY_SPAN_YEARS = 3
+BAR_STEP = 10
+CHART_HEIGHT = 60
+
+
+def _period_end(start: dt.date, unit: str) -> dt.date:
+    if unit == "year":
+        return dt.date(start.year, 12, 31)
+    return dt.date(start.year, start.month, calendar.monthrange(start.year, start.month)[1])
+
+
+def _next(start: dt.date, unit: str) -> dt.date:
+    if unit == "year":
+        return dt.date(start.year + 1, 1, 1)
+    return dt.date(start.year + (start.month == 12), start.month % 12 + 1, 1)
+
+
+def _unit(first: dt.date, last: dt.date, unit: str | None) -> str:
+    if unit:
+        return unit
+    return "month" if last.year - first.year < MONTHLY_SPAN_YEARS else "year"
+
+
+def build(counts: Counter, unit: str, link: Callable[[dt.date, dt.date], str] | None) -> dict:
+    """Bars for every period from the first to the last counted one (empty ones included)."""
+    if not counts:
+        return {"unit": unit, "bars": [], "total": 0, "max": 0}
+    first, last = min(counts), max(counts)
+    bars, start = [], first
+    peak = max(counts.values())
+    while start <= last:
+        end = _period_end(start, unit)
+        n = counts.get(start, 0)
+        height = round(CHART_HEIGHT * n / peak, 1) if peak else 0
+        if n and height < 1:
+            height = 1  # a period with reports never draws as empty
+        bars.append({
+            "x": len(bars) * BAR_STEP, "y": round(CHART_HEIGHT - height, 1), "h": height,
+            "start": start, "end": end, "count": n,
+            "label": str(start.year) if unit == "year" else start.strftime("%B %Y"),
+            "short": str(start.year) if unit == "year" else start.strftime("%b %Y"),
+            "url": link(start, end) if link and n else "",
+        })
+        start = _next(start, unit)
+    return {"unit": unit, "bars": bars, "total": sum(counts.values()), "max": peak,
+            "width": len(bars) * BAR_STEP, "height": CHART_HEIGHT, "bar_width": BAR_STEP - 2,
+            "first": bars[0]["short"], "last": bars[-1]["short"]}
+
+
+def from_queryset(qs, *, link=None, unit: str | None = None) -> dict:
+    """Timeline of a queryset of articles, counted in the database."""
+    qs = qs.exclude(published=None).order_by()
+    span = qs.aggregate(first=Min("published"), last=Max("published"))
+    if not span["first"]:
+        return build(Counter(), unit or "year", link)
+    unit = _unit(span["first"], span["last"], unit)
+    trunc = TruncYear if unit == "year" else TruncMonth
+    rows = qs.annotate(period=trunc("published")).values_list("period").annotate(n=Count("pk"))
+    counts = Counter({_as_date(period): n for period, n in rows})
+    return build(counts, unit, link)
+
+
+def from_dates(dates: Iterable[dt.date | None], *, link=None, unit: str | None = None) -> dict:
+    """Timeline of publication dates already in memory (a text search's matches)."""
+    dates = [d for d in dates if d]
+    if not dates:
+        return build(Counter(), unit or "year", link)
+    unit = _unit(min(dates), max(dates), unit)
+    if unit == "year":
+        counts = Counter(dt.date(d.year, 1, 1) for d in dates)
+    else:
+        counts = Counter(dt.date(d.year, d.month, 1) for d in dates)
+    return build(counts, unit, link)
+
+
+def _as_date(value) -> dt.date:
+    return value.date() if isinstance(value, dt.datetime) else value
