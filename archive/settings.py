@@ -6,7 +6,6 @@ clear line (SystemExit), never a traceback.
 
 import os
 import secrets
-import sys
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -71,7 +70,8 @@ def env_database(name: str, default: str) -> dict:
                 "transaction_mode": "IMMEDIATE",
                 "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
             },
-            "TEST": {"NAME": str(VAR_DIR / "test.sqlite3")},
+            # Per process, so two test runs on one machine never share a database.
+            "TEST": {"NAME": str(VAR_DIR / f"test-{os.getpid()}.sqlite3")},
         }
     try:
         config = dj_database_url.parse(url, conn_max_age=60, conn_health_checks=True)
@@ -113,8 +113,6 @@ def env_secret_key(name: str) -> str:
         _fail(f"{name} is not set and {key_file} cannot be written: {exc.strerror}")
 
 
-TESTING = "pytest" in sys.modules
-
 SECRET_KEY = env_secret_key("SECRET_KEY")
 DEBUG = env_bool("DEBUG", False)
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "127.0.0.1,localhost")
@@ -129,6 +127,7 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "django.contrib.humanize",
+    "django.contrib.sitemaps",
     "django_filters",
     "articles",
 ]

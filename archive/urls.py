@@ -1,11 +1,19 @@
 from django.contrib import admin
+from django.contrib.sitemaps import views as sitemap_views
 from django.urls import path
 
 from articles import api, views
+from articles.date_views import month_archive, year_archive
+from articles.exports import export_csv, export_json
+from articles.feeds import SearchFeed
+from articles.sitemaps import SITEMAPS, robots_txt
 
 urlpatterns = [
     path("", views.home, name="home"),
     path("search/", views.search_page, name="search"),
+    path("search/feed/", SearchFeed(), name="search-feed"),
+    path("search/export.csv", export_csv, name="search-export-csv"),
+    path("search/export.json", export_json, name="search-export-json"),
     path("articles/<slug:slug>/", views.article_detail, name="article-detail"),
     path("cities/", views.entity_list, {"kind": "city"}, name="city-list"),
     path("cities/<slug:slug>/", views.entity_detail, {"kind": "city"}, name="city-detail"),
@@ -13,9 +21,15 @@ urlpatterns = [
     path("actors/<slug:slug>/", views.entity_detail, {"kind": "actor"}, name="actor-detail"),
     path("sources/", views.entity_list, {"kind": "source"}, name="source-list"),
     path("sources/<slug:slug>/", views.entity_detail, {"kind": "source"}, name="source-detail"),
+    path("archive/<int:year>/", year_archive, name="archive-year"),
+    path("archive/<int:year>/<int:month>/", month_archive, name="archive-month"),
     path("api/search/", api.search, name="api-search"),
     path("api/articles/<slug:slug>/", api.article, name="api-article"),
     path("admin/", admin.site.urls),
+    path("robots.txt", robots_txt, name="robots-txt"),
+    path("sitemap.xml", sitemap_views.index, {"sitemaps": SITEMAPS}, name="sitemap-index"),
+    path("sitemap-<section>.xml", sitemap_views.sitemap, {"sitemaps": SITEMAPS},
+         name="django.contrib.sitemaps.views.sitemap"),
 ]
 
 handler404 = "articles.views.not_found"

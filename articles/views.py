@@ -1,14 +1,18 @@
 """Thin views: parse, call one selector, render."""
 
+from urllib.parse import urlencode
+
+from django import forms
 from django.core.paginator import EmptyPage, PageNotAnInteger, Paginator
-from django.db.models import Count, Q
+from django.db.models import Count, Max, Min, Q
 from django.http import Http404
 from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
 from django.utils import timezone
 
-from . import selectors
+from . import selectors, timeline
 from .models import Actor, Article, City, Source
+from .text import normalize_name
 
 ENTITY_PAGES = {
     "city": (City, "cities", "City", "Cities"),
@@ -21,25 +25,37 @@ def home(request):
     published = Article.objects.published()
     context = {
         "total": published.count(),
+        "counts": {kind: _with_counts(kind).filter(n__gt=0).count() for kind in ENTITY_PAGES},
         "newest": published.newest_first().with_metadata()[:8],
-        "top": {
-            kind: _top_entities(kind, 8) for kind in ("city", "actor", "source")
-        },
+        "top": {kind: _top_entities(kind, 8) for kind in ("city", "actor", "source")},
+        "timeline": timeline.from_queryset(published, unit="month" if _span_years(published) < 40
+                                           else "year", link=_archive_link),
     }
     return render(request, "articles/home.html", context)
+
+
+def _span_years(qs) -> int:
+    dates = qs.aggregate(first=Min("published"), last=Max("published"))
+    return (dates["last"].year - dates["first"].year) if dates["first"] else 0
+
+
+def _archive_link(start, end):
+    if start.month == 1 and end.month == 12:
+        return reverse("archive-year", args=[start.year])
+    return reverse("archive-month", args=[start.year, start.month])
 
 
 def _count_filter():
     return Q(articles__status=Article.Status.PUBLISHED)
 
 
-def _top_entities(kind: str, limit: int):
+def _with_counts(kind: str):
     model = ENTITY_PAGES[kind][0]
-    return (
-        model.objects.annotate(n=Count("articles", filter=_count_filter()))
-        .filter(n__gt=0)
-        .order_by("-n", "name")[:limit]
-    )
+    return model.objects.annotate(n=Count("articles", filter=_count_filter(), distinct=True))
+
+
+def _top_entities(kind: str, limit: int):
+    return _with_counts(kind).filter(n__gt=0).order_by("-n", "name")[:limit]
 
 
 def search_page(request):
@@ -63,28 +79,62 @@ def article_detail(request, slug):
     })
 
 
+ENTITY_SORTS = {"name": ("name",), "count": ("-n", "name")}
+
+
 def entity_list(request, kind):
     model, _, singular, plural = ENTITY_PAGES[kind]
-    entities = (
-        model.objects.annotate(n=Count("articles", filter=_count_filter()))
-        .prefetch_related("aliases").order_by("name")
-    )
+    form = EntityListForm(request.GET)
+    form.is_valid()
+    errors = {name: errs[0] for name, errs in form.errors.items()}
+    typed = form.cleaned_data.get("q") or ""
+    sort = form.cleaned_data.get("sort") or "name"
+    entities = _with_counts(kind).prefetch_related("aliases")
+    if typed:
+        key = normalize_name(typed)
+        entities = entities.filter(Q(key__contains=key) | Q(aliases__key__contains=key)).distinct()
+    entities = entities.order_by(*ENTITY_SORTS[sort])
     page = _paginate(request, entities, 100)
+    keep = {k: v for k, v in (("q", typed), ("sort", sort if sort != "name" else "")) if v}
     return render(request, "articles/entity_list.html", {
         "kind": kind, "plural": plural, "singular": singular, "entities": page,
+        "q": "", "typed": typed, "sort": sort, "errors": errors,
+        "query_string": urlencode(keep), "sort_links": {
+            option: "?" + urlencode({**keep, "sort": option}) for option in ENTITY_SORTS},
     })
+
+
+CO_REPORTED = {"city": ("cities", City), "actor": ("actors", Actor), "source": ("source", Source)}
 
 
 def entity_detail(request, kind, slug):
     model, _, singular, plural = ENTITY_PAGES[kind]
     entity = get_object_or_404(model.objects.prefetch_related("aliases"), slug=slug)
     lookup = {"source": "source", "city": "cities", "actor": "actors"}[kind]
-    articles = Article.objects.published().filter(**{lookup: entity}).newest_first()
-    page = _paginate(request, articles.with_metadata(), 20)
+    articles = Article.objects.published().filter(**{lookup: entity})
+    page = _paginate(request, articles.newest_first().with_metadata(), 20)
+    search_url = reverse("search") + f"?{kind}={entity.slug}"
     return render(request, "articles/entity_detail.html", {
         "kind": kind, "singular": singular, "plural": plural, "entity": entity,
-        "articles": page, "search_url": reverse("search") + f"?{kind}={entity.slug}",
+        "articles": page, "search_url": search_url,
+        "timeline": timeline.from_queryset(
+            articles, link=lambda start, end: f"{search_url}&date_from={start}&date_to={end}"),
+        "co_reported": _co_reported(kind, articles, entity),
     })
+
+
+def _co_reported(kind, articles, entity, limit=8) -> list[dict]:
+    """The entities most often reported together with `entity`, per kind."""
+    groups = []
+    for other_kind, (_relation, model) in CO_REPORTED.items():
+        rows = model.objects.filter(articles__in=articles.values("pk"))
+        if other_kind == kind:
+            rows = rows.exclude(pk=entity.pk)
+        rows = rows.annotate(n=Count("articles", distinct=True)).order_by("-n", "name")[:limit]
+        items = [{"name": e.name, "url": e.get_absolute_url(), "count": e.n} for e in rows]
+        if items:
+            groups.append({"kind": other_kind, "label": ENTITY_PAGES[other_kind][3], "items": items})
+    return groups
 
 
 def _paginate(request, qs, per_page):
@@ -92,7 +142,14 @@ def _paginate(request, qs, per_page):
     try:
         return paginator.page(request.GET.get("page") or 1)
     except (PageNotAnInteger, EmptyPage) as exc:
-        raise Http404("There is no such page.") from exc
+        raise Http404(f"There is no such page: pages run from 1 to {paginator.num_pages}.") from exc
+
+
+class EntityListForm(forms.Form):
+    q = forms.CharField(max_length=100, required=False, strip=True)
+    sort = forms.ChoiceField(choices=[("name", "name"), ("count", "count")], required=False,
+                             error_messages={"invalid_choice": "Sort by name or by count."})
+    page = forms.IntegerField(min_value=1, required=False)
 
 
 def not_found(request, exception=None):
@@ -100,16 +157,16 @@ def not_found(request, exception=None):
         from django.http import JsonResponse
 
         return JsonResponse({"errors": {"path": "There is nothing at this address."}}, status=404)
-    message = str(exception) if exception and settings_debug_safe(exception) else ""
-    return render(request, "404.html", {"message": message}, status=404)
+    return render(request, "404.html", {"message": _reader_message(exception)}, status=404)
 
 
-def settings_debug_safe(exception) -> bool:
-    # Our own Http404 messages are written for readers; Django's internal ones are not.
-    text = str(exception)
-    return bool(text) and not text.startswith(("No ", "Page not found")) or text.startswith(
-        "No published"
-    )
+def _reader_message(exception) -> str:
+    # Our own Http404 messages are written for readers; Django's ("No City matches the
+    # given query.") are not, and are replaced by the template's general message.
+    text = str(exception or "")
+    if text.startswith("No published") or not text.startswith(("No ", "Page not found", "{")):
+        return text
+    return ""
 
 
 def server_error(request):

@@ -118,8 +118,8 @@ def test_entity_pages(client, corpus):
     assert ("Almaty", "/cities/almaty/") in page.links
     page = read(client.get("/cities/almaty/"))
     assert page.headings[0] == ("h1", "Almaty")
-    assert "Also written: Alma-Ata" in page.visible
-    assert ("Search within reports on Almaty", "/search/?city=almaty") in page.links
+    assert "Also written Alma-Ata" in page.visible
+    assert ("Search within the reports on Almaty", "/search/?city=almaty") in page.links
     assert client.get("/cities/atlantis/").status_code == 404
     assert client.get("/cities/?page=99").status_code == 404
 
