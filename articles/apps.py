@@ -1,4 +1,13 @@
 from django.apps import AppConfig
+from django.db.models.signals import post_migrate
+
+
+def _ensure_roles(sender, **kwargs):
+    from django.contrib.auth.models import Group, Permission
+
+    from .roles import ensure_roles
+
+    ensure_roles(Group, Permission)
 
 
 class ArticlesConfig(AppConfig):
@@ -7,3 +16,6 @@ class ArticlesConfig(AppConfig):
 
     def ready(self):
         from . import signals  # noqa: F401  (connects the index-sync receivers)
+
+        # After auth's own post_migrate has created the permissions.
+        post_migrate.connect(_ensure_roles, sender=self)

@@ -1,10 +1,23 @@
 """Curators' operations on entities: merging one into another, and undoing a merge."""
 
+import re
+import threading
+
 from django.db import models, transaction
 from django.utils import timezone
 
 from . import search
-from .models import Actor, AliasCandidate, Article, City, Merge, NamesVersion, Source
+from .models import (
+    Actor,
+    AliasCandidate,
+    Article,
+    City,
+    LinkSuggestion,
+    Merge,
+    NamesVersion,
+    Source,
+)
+from .search.names import words
 from .spelling import families
 from .text import normalize_name
 
@@ -38,21 +51,30 @@ def merge(*, target, merged, user=None) -> Merge:
         "aliases": [a.name for a in merged.aliases.all()],
         "articles": moved,
     }
+    # Article by article, through the ORM, so every change lands in the history with its
+    # user and is queued for the index (a queryset.update() would bypass both).
     if kind == "source":
-        Article.objects.filter(source=merged).update(source=target, updated=timezone.now())
         snapshot["already_linked"] = []
+        for article in Article.objects.filter(source=merged):
+            article.source = target
+            article._history_user = user
+            article.save()
     else:
-        through = getattr(Article, LINK[kind]).through
-        column = f"{kind}_id"
-        already = set(through.objects.filter(**{column: target.pk}, article_id__in=moved)
-                      .values_list("article_id", flat=True))
+        relation = LINK[kind]
+        already = set(target.articles.filter(pk__in=moved).values_list("pk", flat=True))
         snapshot["already_linked"] = sorted(already)
-        through.objects.bulk_create([through(article_id=pk, **{column: target.pk})
-                                     for pk in moved if pk not in already])
-        through.objects.filter(**{column: merged.pk}).delete()
+        for article in Article.objects.filter(pk__in=moved):
+            article._history_user = user
+            links = getattr(article, relation)
+            if article.pk not in already:
+                links.add(target)
+            links.remove(merged)
     names = [merged.name, *snapshot["aliases"]]
     merged_pk = merged.pk
-    merged.aliases.all().delete()
+    for alias in merged.aliases.all():
+        alias._history_user = user
+        alias.delete()
+    merged._history_user = user
     merged.delete()
     existing = {target.key, *target.aliases.values_list("key", flat=True)}
     added = []
@@ -60,7 +82,9 @@ def merge(*, target, merged, user=None) -> Merge:
         key = normalize_name(name)
         if key in existing:
             continue
-        alias = target.aliases.create(name=name)
+        alias = target.alias_model(entity=target, name=name)
+        alias._history_user = user
+        alias.save()
         existing.add(key)
         added.append(alias.name)
     snapshot["added_aliases"] = added
@@ -77,7 +101,7 @@ def merge(*, target, merged, user=None) -> Merge:
 
 
 @transaction.atomic
-def undo_merge(record: Merge) -> object:
+def undo_merge(record: Merge, *, user=None) -> object:
     """Recreate the merged entity with its names and reports; return it."""
     if record.undone:
         raise MergeError("This merge has already been undone.")
@@ -86,24 +110,33 @@ def undo_merge(record: Merge) -> object:
     target = model.objects.filter(pk=record.target_id).first()
     if target is None:
         raise MergeError(f"{record.target_name} no longer exists; the merge cannot be undone.")
-    target.aliases.filter(name__in=snap["added_aliases"]).delete()
     if model.objects.filter(slug=snap["slug"]).exists():
         raise MergeError(f"The address /{snap['slug']}/ is taken again; rename that entity first.")
+    for alias in target.aliases.filter(name__in=snap["added_aliases"]):
+        alias._history_user = user
+        alias.delete()
     restored = model(name=snap["name"], slug=snap["slug"], **snap["fields"])
+    restored._history_user = user
     restored.save()
-    for alias in snap["aliases"]:
-        restored.aliases.create(name=alias)
-    moved = [pk for pk in snap["articles"] if Article.objects.filter(pk=pk).exists()]
+    for name in snap["aliases"]:
+        alias = model.alias_model(entity=restored, name=name)
+        alias._history_user = user
+        alias.save()
+    moved = list(Article.objects.filter(pk__in=snap["articles"]).values_list("pk", flat=True))
     if record.kind == "source":
-        Article.objects.filter(pk__in=moved, source=target).update(source=restored,
-                                                                     updated=timezone.now())
+        for article in Article.objects.filter(pk__in=moved, source=target):
+            article.source = restored
+            article._history_user = user
+            article.save()
     else:
-        through = getattr(Article, LINK[record.kind]).through
-        column = f"{record.kind}_id"
+        relation = LINK[record.kind]
         keep = set(snap["already_linked"])
-        through.objects.filter(**{column: target.pk}, article_id__in=[
-            pk for pk in moved if pk not in keep]).delete()
-        through.objects.bulk_create([through(article_id=pk, **{column: restored.pk}) for pk in moved])
+        for article in Article.objects.filter(pk__in=moved):
+            article._history_user = user
+            links = getattr(article, relation)
+            links.add(restored)
+            if article.pk not in keep:
+                links.remove(target)
     record.undone = timezone.now()
     record.save(update_fields=["undone"])
     search.enqueue(moved)
@@ -149,3 +182,90 @@ def decide(candidate: AliasCandidate, *, accept: bool, user=None) -> Merge | Non
     candidate.decided = timezone.now()
     candidate.save(update_fields=["decision", "decided"])
     return record
+
+
+# ----------------------------------------------------------------------------- suggestions
+
+_SENTENCE = re.compile(r"(?<=[.!?…])\s+|\n+")
+_names_cache: dict = {"version": None, "table": None, "longest": 0}
+_names_lock = threading.Lock()
+
+
+def _link_table():
+    """(word tuple -> [(kind, entity id, entity name)], longest) for every city and actor
+    name and alias; rebuilt when NamesVersion moves on."""
+    version = NamesVersion.current()
+    with _names_lock:
+        if _names_cache["version"] != version:
+            table: dict[tuple[str, ...], set] = {}
+            for kind, model in (("city", City), ("actor", Actor)):
+                for pk, name in model.objects.values_list("pk", "name"):
+                    table.setdefault(words(name), set()).add((kind, pk, name))
+                for pk, alias, name in model.alias_model.objects.values_list(
+                        "entity_id", "name", "entity__name"):
+                    table.setdefault(words(alias), set()).add((kind, pk, name))
+            table.pop((), None)
+            _names_cache.update(version=version, table=table,
+                                longest=max((len(k) for k in table), default=0))
+        return _names_cache["table"], _names_cache["longest"]
+
+
+def mentions(text: str) -> dict[tuple[str, int], tuple[str, str, str]]:
+    """(kind, entity id) -> (entity name, spelling found, sentence) for every curated city
+    and actor the text names, the first sentence naming each."""
+    table, longest = _link_table()
+    found = {}
+    for sentence in _SENTENCE.split(text or ""):
+        folded = list(words(sentence))
+        i = 0
+        while i < len(folded):
+            for size in range(min(longest, len(folded) - i), 0, -1):
+                hits = table.get(tuple(folded[i : i + size]))
+                if hits:
+                    for kind, pk, name in hits:
+                        found.setdefault((kind, pk), (name, " ".join(folded[i : i + size]),
+                                                      sentence.strip()[:1000]))
+                    i += size
+                    break
+            else:
+                i += 1
+    return found
+
+
+@transaction.atomic
+def suggest_links(article: Article) -> list[LinkSuggestion]:
+    """Bring the article's proposals up to date with its text and links; return the open ones."""
+    linked = {("city", pk) for pk in article.cities.values_list("pk", flat=True)}
+    linked |= {("actor", pk) for pk in article.actors.values_list("pk", flat=True)}
+    named = mentions(f"{article.title}.\n{article.body}")
+    existing = {(s.kind, s.entity_id): s for s in article.suggestions.all()}
+    for key, suggestion in existing.items():
+        if suggestion.decision == LinkSuggestion.Decision.PROPOSED and (
+                key in linked or key not in named):
+            suggestion.delete()
+    for (kind, pk), (name, matched, sentence) in named.items():
+        if (kind, pk) in linked or (kind, pk) in existing:
+            continue
+        LinkSuggestion.objects.create(article=article, kind=kind, entity_id=pk, entity_name=name,
+                                      matched=matched, evidence=sentence)
+    return list(article.suggestions.filter(decision=LinkSuggestion.Decision.PROPOSED))
+
+
+@transaction.atomic
+def decide_link(suggestion: LinkSuggestion, *, accept: bool, user=None) -> None:
+    """Accept (link the city or actor to the article) or reject a suggestion, for good."""
+    if suggestion.decision != LinkSuggestion.Decision.PROPOSED:
+        raise MergeError("This suggestion has already been decided.")
+    if accept:
+        model = KINDS[suggestion.kind]
+        entity = model.objects.filter(pk=suggestion.entity_id).first()
+        if entity is None:
+            raise MergeError(f"{suggestion.entity_name} no longer exists.")
+        article = suggestion.article
+        article._history_user = user
+        getattr(article, LINK[suggestion.kind]).add(entity)
+    suggestion.decision = (LinkSuggestion.Decision.ACCEPTED if accept
+                           else LinkSuggestion.Decision.REJECTED)
+    suggestion.decided_by = user
+    suggestion.decided = timezone.now()
+    suggestion.save(update_fields=["decision", "decided_by", "decided"])

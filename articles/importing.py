@@ -30,6 +30,7 @@ FORMATS = ("jsonl", "csv", "text")
 LIST_SEPARATOR = ";"
 MAX = {"id": 200, "title": 500, "body": 1_000_000, "name": 400, "url": 2000, "country": 100}
 BATCH_SIZE = 1000
+HISTORY_REASON = "import_articles"
 NEAR_DUPLICATE_BITS = 3
 NEAR_DUPLICATE_LINKS = 5
 RECORD_FIELDS = ("id", "title", "body", "published", "source", "cities", "actors", "country",
@@ -382,8 +383,10 @@ class _Entities:
             objs.append(obj)
         self.model.objects.bulk_create(objs)
         NamesVersion.bump()
-        created = self.model.objects.filter(key__in=list(new)).values_list("key", "pk")
-        self.by_key.update(created)
+        created = list(self.model.objects.filter(key__in=list(new)))
+        # Bulk writes skip model signals: record the history explicitly.
+        self.model.history.bulk_history_create(created, default_change_reason=HISTORY_REASON)
+        self.by_key.update((e.key, e.pk) for e in created)
 
     def pk(self, name: str) -> int | None:
         return self.by_key.get(normalize_name(name))
@@ -583,6 +586,8 @@ class Importer:
                            .values_list("slug", "pk"))
             for a in created:
                 a.pk = by_slug[a.slug]
+        Article.history.bulk_history_create(created, default_change_reason=HISTORY_REASON,
+                                            batch_size=500)
         self._link(created, replace=False)
         near_pairs = []
         for article in created:
@@ -614,6 +619,8 @@ class Importer:
         Article.objects.bulk_update(articles, ["title", "body", "published", "source",
                                                "original_url", "language", "status",
                                                "fingerprint", "simhash", "updated"])
+        Article.history.bulk_history_create(articles, update=True, batch_size=500,
+                                            default_change_reason=HISTORY_REASON)
         self._link(articles, replace=True)
         search.enqueue([a.pk for a in articles])
         self.report.updated += len(articles)

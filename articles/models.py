@@ -10,6 +10,7 @@ from django.db import IntegrityError, models
 from django.db.models.functions import ExtractYear
 from django.urls import reverse
 from django.utils import timezone
+from simple_history.models import HistoricalRecords
 
 from .text import fingerprint, make_slug, normalize_name, simhash
 
@@ -18,6 +19,7 @@ class Entity(models.Model):
     name = models.CharField(max_length=400)
     slug = models.SlugField(max_length=100, unique=True)
     key = models.CharField(max_length=400, unique=True, editable=False)
+    history = HistoricalRecords(inherit=True)
 
     alias_model: type["Alias"]
     url_name: str
@@ -75,6 +77,7 @@ class Alias(models.Model):
 
     name = models.CharField(max_length=400)
     key = models.CharField(max_length=400, unique=True, editable=False)
+    history = HistoricalRecords(inherit=True)
 
     class Meta:
         abstract = True
@@ -242,9 +245,12 @@ class Article(models.Model):
     updated = models.DateTimeField(auto_now=True)
 
     objects = ArticleQuerySet.as_manager()
+    # Who changed what and when, links to cities and actors included; reverted from the admin.
+    history = HistoricalRecords(m2m_fields=[cities, actors], excluded_fields=["simhash"])
 
     class Meta:
         ordering = ["-published", "-pk"]
+        permissions = [("publish_article", "Can publish and unpublish articles")]
         indexes = [models.Index(fields=["status", "published"], name="article_status_published")]
         constraints = [
             models.CheckConstraint(
@@ -378,3 +384,40 @@ class Merge(models.Model):
 
     def __str__(self):
         return f"{self.merged_name} → {self.target_name}"
+
+
+class LinkSuggestion(models.Model):
+    """A curated city or actor that an article's text names (under any spelling) but that
+    is not linked to it yet, with the sentence that names it. A curator accepts (links it)
+    or rejects it; a rejected suggestion is never proposed again."""
+
+    class Kind(models.TextChoices):
+        CITY = "city", "City"
+        ACTOR = "actor", "Actor"
+
+    class Decision(models.TextChoices):
+        PROPOSED = "proposed", "Proposed"
+        ACCEPTED = "accepted", "Accepted"
+        REJECTED = "rejected", "Rejected"
+
+    article = models.ForeignKey(Article, on_delete=models.CASCADE, related_name="suggestions")
+    kind = models.CharField(max_length=10, choices=Kind.choices)
+    entity_id = models.BigIntegerField()
+    entity_name = models.CharField(max_length=400)
+    matched = models.CharField(max_length=400, help_text="the spelling found in the text")
+    evidence = models.TextField(help_text="the sentence that names it")
+    decision = models.CharField(max_length=10, choices=Decision.choices,
+                                default=Decision.PROPOSED, db_index=True)
+    decided_by = models.ForeignKey("auth.User", null=True, blank=True, on_delete=models.SET_NULL,
+                                   related_name="+")
+    decided = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["kind", "entity_name"]
+        constraints = [
+            models.UniqueConstraint(fields=["article", "kind", "entity_id"],
+                                    name="link_suggestion_unique"),
+        ]
+
+    def __str__(self):
+        return f"{self.get_kind_display()} {self.entity_name} for {self.article}"

@@ -108,8 +108,7 @@ def test_changes_inside_a_transaction_are_indexed_after_commit():
 
 
 def test_admin_edit_adding_a_city_and_an_alias(client):
-    User.objects.create_superuser("curator", "c@example.org", "a-long-pass-phrase-42")
-    client.login(username="curator", password="a-long-pass-phrase-42")
+    client.force_login(User.objects.create_superuser("curator", "c@example.org", "a-long-pass-phrase-42"))
     almaty = f.city("Almaty")
     actor = f.actor("Mukhtar Ablyazov")
     a = f.article(title="Opposition rally", body="Supporters of the movement gathered.",

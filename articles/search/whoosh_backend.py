@@ -324,21 +324,14 @@ class WhooshBackend(SearchBackend):
         return ranked, built, words
 
     def _minimum_match(self, searcher, mm_units):
+        """Rank by the OR of all units, keeping documents that match at least `mm` units.
+        Each unit's matching documents are read unscored, which costs far less than asking
+        Whoosh to record the matched terms of every hit."""
         units, mm = mm_units
-        unit_of = {}
-        for index_, (_, unit) in enumerate(units):
-            for leaf_field, leaf_text in unit.iter_all_terms(phrases=True):
-                unit_of.setdefault((leaf_field, leaf_text), index_)
-        results = searcher.search(query.Or([u for _, u in units]), limit=None, terms=True)
-        docterms = results.docterms
-        ranked = []
-        for score, docnum in results.top_n:
-            matched = {unit_of.get((f, t.decode() if isinstance(t, bytes) else t))
-                       for f, t in docterms.get(docnum, ())}
-            matched.discard(None)
-            if len(matched) >= mm:
-                ranked.append((docnum, score))
-        return ranked
+        per_unit = [set(searcher.docs_for_query(unit)) for _, unit in units]
+        results = searcher.search(query.Or([u for _, u in units]), limit=None)
+        return [(docnum, score) for score, docnum in results.top_n
+                if sum(docnum in docs for docs in per_unit) >= mm]
 
     def _suggest(self, searcher, q: str, words: list[str], names=None) -> str | None:
         """The query with each word that matches nothing replaced by the closest word of the
@@ -374,10 +367,12 @@ class WhooshBackend(SearchBackend):
         return TextMatches(pks=pks, scores=scores, parsed=str(built), corrected=corrected)
 
     def _terms(self, q: str, names=None) -> set[str]:
+        try:
+            built, _, _ = self._plan(q, names)
+        except QueryError:
+            built, _, _ = self._plan(q, names, plain=True)
         with self._lock:
-            searcher = self._open_searcher()
-            _, built, _ = self._run(searcher, q, names)
-            reader = searcher.reader()
+            reader = self._open_searcher().reader()
             terms = set()
             # Leaf by leaf: Query.existing_terms() reuses its `fieldname` argument as a loop
             # variable and skips every leaf after the first one's field.
