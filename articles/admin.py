@@ -88,8 +88,9 @@ class EntityAdmin(SimpleHistoryAdmin):
             self.message_user(request, "Select at least two to merge.", messages.WARNING)
             return None
         form = MergeForm(request.POST if "confirm" in request.POST else None)
-        form.fields["target"].choices = [(e.pk, f"{e.name} ({e.report_count} reports)")
-                                         for e in entities]
+        form.fields["target"].choices = [
+            (e.pk, f"{e.name} ({e.report_count} report{'' if e.report_count == 1 else 's'})")
+            for e in entities]
         if form.is_bound and form.is_valid():
             target = next(e for e in entities if str(e.pk) == form.cleaned_data["target"])
             for merged in entities:

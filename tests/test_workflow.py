@@ -261,3 +261,42 @@ def test_alias_candidates_decided_in_admin(client, curator):
     client.post("/admin/articles/aliascandidate/", {"action": "reject", "_selected_action": [candidate.pk]})
     assert AliasCandidate.objects.get().decision == "rejected"
     assert Actor.objects.count() == 2
+
+
+def test_a_draft_leaks_through_no_public_url(client):
+    secret = "Zanthoxylum"
+    hidden_city = f.city("Secretville")
+    hidden_actor = f.actor("Hidden Movement", kind="organisation")
+    src = f.source("Quiet Gazette")
+    twin_text = "Oil workers in Zhanaozen went on strike demanding higher wages from the company."
+    public = f.article("Zhanaozen oil strike", twin_text, published=dt.date(2021, 5, 1))
+    draft = f.article(f"{secret} strike", f"{twin_text} {secret}.", status="draft",
+                      published=dt.date(2021, 5, 2), cities=[hidden_city], actors=[hidden_actor],
+                      source=src)
+    urls = [
+        "/", "/search/", "/search/?q=strike", "/search/?q=zhanaozen",
+        "/api/search/?q=strike", "/api/search/", "/search/feed/", "/search/feed/?q=strike",
+        "/search/export.csv", "/search/export.json", "/search/export.json?q=strike",
+        f"/api/articles/{public.slug}/", f"/articles/{public.slug}/", "/sitemap.xml",
+        "/sitemap-articles.xml", "/cities/", "/actors/", "/sources/", "/archive/2021/",
+        "/archive/2021/05/", f"/cities/{hidden_city.slug}/", f"/actors/{hidden_actor.slug}/",
+        f"/sources/{src.slug}/", "/search/?city=secretville", "/api/search/?actor=hidden-movement",
+    ]
+    for url in urls:
+        response = client.get(url)
+        assert response.status_code == 200, url
+        body = b"".join(response.streaming_content) if response.streaming else response.content
+        text = body.decode().lower()
+        assert secret.lower() not in text, url
+        assert draft.slug not in text, url
+    # Searching for the word itself finds nothing, anywhere.
+    assert client.get("/api/search/", {"q": secret}).json()["count"] == 0
+    assert secret.encode() not in b"".join(client.get("/search/export.json", {"q": secret}).streaming_content
+                                           ).replace(f"q={secret}".encode(), b"")
+    # Facet counts count published reports only.
+    facets = client.get("/api/search/").json()["facets"]
+    assert all(item["label"] not in ("Secretville", "Hidden Movement", "Quiet Gazette")
+               for items in facets.values() for item in items)
+    assert client.get(f"/articles/{draft.slug}/").status_code == 404
+    assert client.get(f"/api/articles/{draft.slug}/").status_code == 404
+    assert [r["slug"] for r in client.get(f"/api/articles/{public.slug}/").json()["related"]] == []
