@@ -67,7 +67,7 @@ def test_rebuild_and_check_index(index):
     a = f.article("Alpha report", "Text.")
     out = io.StringIO()
     call_command("rebuild_index", stdout=out)
-    assert out.getvalue().strip() == "Indexed 1 published articles."
+    assert out.getvalue().strip() == "Indexed 1 published article."
     out = io.StringIO()
     call_command("check_index", stdout=out)
     assert out.getvalue().strip() == "Index and database agree."
@@ -81,5 +81,5 @@ def test_rebuild_and_check_index(index):
     assert f"drift: 1 article(s) outdated in the index: {a.pk}" in result.stdout
     out = io.StringIO()
     call_command("rebuild_index", "--if-stale", stdout=out)
-    assert out.getvalue().strip() == "Index brought up to date (1 documents fixed)."
+    assert out.getvalue().strip() == "Index brought up to date (1 document fixed)."
     assert search.match("beta").pks == [a.pk]

@@ -22,10 +22,12 @@ class Command(BaseCommand):
                 self.stdout.write("Index is up to date.")
             else:
                 fixed = len(drift.missing) + len(drift.stale) + len(drift.extra)
-                self.stdout.write(f"Index brought up to date ({fixed} documents fixed).")
+                self.stdout.write(f"Index brought up to date ({fixed} document{'s' if fixed != 1 else ''}"
+                                  " fixed).")
             return
         total = Article.objects.published().count()
         progress = Progress(self.stdout, total, "Indexing")
         count = search.rebuild(progress=progress.update)
         progress.finish()
-        self.stdout.write(self.style.SUCCESS(f"Indexed {count} published articles."))
+        plural = "s" if count != 1 else ""
+        self.stdout.write(self.style.SUCCESS(f"Indexed {count} published article{plural}."))
