@@ -18,7 +18,7 @@ $(STAMP): pyproject.toml
 	@touch $(STAMP)
 
 run: install
-	$(PY) manage.py check --deploy --fail-level ERROR >/dev/null
+	$(PY) manage.py check --fail-level ERROR >/dev/null
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py seed_if_empty
 	$(PY) manage.py rebuild_index --if-stale
