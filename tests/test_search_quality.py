@@ -176,3 +176,9 @@ def test_only_stop_words_or_symbols_is_explained(client):
     assert response.status_code == 400
     assert response.json() == {"errors": {"q": "The query has no words to search for."}}
     assert search.check().clean
+
+
+def test_british_and_american_spellings_meet(client):
+    a = f.article("Hemangioma in infants", "Randomized trial of tumor growth in pediatric anemia.")
+    for q in ("haemangioma", "randomised tumour", "paediatric anaemia", "hemangiomas"):
+        assert slugs(client, q) == [a.slug], q

@@ -46,6 +46,28 @@ _stem_ru = functools.lru_cache(maxsize=200_000)(stemmer_for_language("ru"))
 STOPWORDS = frozenset(stopwords_for_language("en")) | frozenset(stopwords_for_language("ru"))
 
 
+# British spellings folded into American ones before stemming, on both sides of a search,
+# so "haemangioma", "randomised" and "tumour" find "hemangioma", "randomized" and "tumor".
+_SPELLING_VARIANTS = [
+    (re.compile(r"(?<=\w)aem|^haem"), lambda m: m.group(0).replace("ae", "e")),
+    (re.compile(r"^oe(soph|str|dem)"), r"e\1"),
+    (re.compile(r"paed"), "ped"),
+    (re.compile(r"gynaec"), "gynec"),
+    (re.compile(r"(?<=\w{3})our(s?)$"), r"or\1"),
+    (re.compile(r"(?<=\w{3})is(e|es|ed|ing|ation|ations)$"), r"iz\1"),
+    (re.compile(r"(?<=\w{2})ys(e|es|ed|ing)$"), r"yz\1"),
+    (re.compile(r"(?<=\w{3})ogue(s?)$"), r"og\1"),
+    (re.compile(r"(?<=\w{2})(t|b)re(s?)$"), r"\1er\2"),
+]
+
+
+@functools.lru_cache(maxsize=200_000)
+def _american(word: str) -> str:
+    for pattern, replacement in _SPELLING_VARIANTS:
+        word = pattern.sub(replacement, word)
+    return word
+
+
 class ScriptStemFilter(Filter):
     """Stems Cyrillic words as Russian and everything else as English, so one archive holds
     both (митинга, митингах and митинги all give митинг; protesters gives protest)."""
@@ -57,7 +79,10 @@ class ScriptStemFilter(Filter):
         for token in tokens:
             if not token.stopped:
                 text = token.text
-                token.text = _stem_ru(text) if _CYRILLIC.search(text) else _stem_en(text)
+                if _CYRILLIC.search(text):
+                    token.text = _stem_ru(text)
+                else:
+                    token.text = _stem_en(_american(text))
             yield token
 
 
