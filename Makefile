@@ -24,8 +24,21 @@ run: install
 	$(PY) manage.py rebuild_index --if-stale
 	$(VENV)/bin/gunicorn archive.wsgi:application --bind $(HOST):$(PORT) --workers $(WORKERS) --access-logfile - --graceful-timeout 10
 
-test: install
+# Test-only npm tools for the browser tests, in the git-ignored .venv/node: axe-core and the
+# Nu HTML Checker (vnu.jar, run with the machine's java; --ignore-scripts: its postinstall
+# would download a JDK). Without npm, or offline, this warns and the tests that need the
+# tools skip (they fail instead when REQUIRE_BROWSER is set, as in CI).
+NODE_DIR := $(VENV)/node
+NODE_TOOLS := axe-core@4 vnu-jar@26
+NODE_STAMP := $(NODE_DIR)/.installed-axe-core4-vnu-jar26
+
+test: install $(NODE_STAMP)
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+$(NODE_STAMP):
+	@if command -v npm >/dev/null 2>&1 && npm install --prefix $(NODE_DIR) --no-audit --no-fund \
+	     --ignore-scripts --loglevel=error $(NODE_TOOLS); then touch $@; \
+	else echo "make test: could not install $(NODE_TOOLS) with npm: the accessibility and HTML checks will skip" >&2; fi
 
 lint: install
 	$(VENV)/bin/ruff check .

@@ -107,7 +107,7 @@ def facet(name: str, qs, matched: set[int] | None, selected: list, toggle_url,
             for year, n in ordered
         ]
     model = ENTITY_FACETS[name][0]
-    counts = _entity_counts(name, qs, matched)
+    all_counts = counts = _entity_counts(name, qs, matched)
     if contains:
         # The facet's filter box: names and aliases containing the typed text.
         key = normalize_name(contains)
@@ -119,8 +119,8 @@ def facet(name: str, qs, matched: set[int] | None, selected: list, toggle_url,
     ids = {pk for pk, _ in top} | selected_ids
     entities = {e.pk: e for e in model.objects.filter(pk__in=ids).only("pk", "name", "slug")}
     items = dict(top)
-    for pk in selected_ids:
-        items.setdefault(pk, counts.get(pk, 0))
+    for pk in selected_ids:  # always shown, with their real count, whatever the filter box holds
+        items.setdefault(pk, all_counts.get(pk, 0))
     rows = [
         {"value": entities[pk].slug, "label": entities[pk].name, "count": n,
          "selected": pk in selected_ids, "url": toggle_url(name, entities[pk].slug)}

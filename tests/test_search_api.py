@@ -181,3 +181,13 @@ def test_article_json(client, corpus):
     assert all("snippet" not in r for r in data["related"])
     assert client.get("/api/articles/no-such-thing/").json() == {
         "errors": {"slug": "No published article has this slug."}}
+
+
+def test_facet_filter_box_keeps_selected_values_with_their_counts(client, corpus):
+    data = get(client, "?city=astana&facet_city=alm")
+    assert data["facets"]["city"] == [
+        {"value": "astana", "label": "Astana", "count": 2, "selected": True},
+        {"value": "almaty", "label": "Almaty", "count": 2, "selected": False},
+    ]
+    data = get(client, "?facet_city=ALMA-ATA")  # aliases count too
+    assert [item["value"] for item in data["facets"]["city"]] == ["almaty"]

@@ -144,6 +144,7 @@ def archive_site(django_db_blocker, index_dir: Path, load):
     """
     from django.contrib.staticfiles.handlers import StaticFilesHandler
     from django.core.management import call_command
+    from django.db import connections
     from django.test import override_settings
     from django.test.testcases import LiveServerThread
 
@@ -170,5 +171,8 @@ def archive_site(django_db_blocker, index_dir: Path, load):
             if server is not None:
                 server.terminate()
             call_command("flush", verbosity=0, interactive=False)
+            # Playwright's sync API runs this code in a greenlet with its own context, where
+            # Django opened a connection of its own: close it, or SQLite leaves -wal/-shm files.
+            connections.close_all()
             search.reset_backend()
             settings.disable()

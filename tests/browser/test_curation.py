@@ -42,8 +42,12 @@ def log_in(page, name):
 
 def public_text(page, path):
     """What an anonymous reader gets at `path` (a fresh request context, no cookies)."""
-    response = page.context.browser.new_context(base_url=page.url.split("/admin")[0]).request.get(path)
-    return response.status, response.text()
+    context = page.context.browser.new_context(base_url=page.url.split("/admin")[0])
+    try:
+        response = context.request.get(path)
+        return response.status, response.text()
+    finally:
+        context.close()
 
 
 def test_contributor_drafts_curator_reviews_publishes_merges_and_undoes(admin_page, live_server):
