@@ -6,6 +6,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from urllib.parse import urlencode
 
+from django.db.models import F
 from django.utils.html import escape
 from django.utils.text import Truncator
 
@@ -180,8 +181,10 @@ def _resolve(params) -> _Resolved:
     if matched is not None:
         dates = dict(filterset.qs.order_by().values_list("pk", "published").iterator(5000))
         ordered = [pk for pk in matched.pks if pk in dates]
-        if sort != "relevance":
-            ordered.sort(key=lambda pk: (dates[pk] or dt.date.min, pk), reverse=sort == "newest")
+        if sort == "newest":
+            ordered.sort(key=lambda pk: (dates[pk] or dt.date.min, pk), reverse=True)
+        elif sort == "oldest":  # undated reports last, as in the database ordering
+            ordered.sort(key=lambda pk: (dates[pk] is None, dates[pk] or dt.date.min, pk))
     return _Resolved(filterset, q, sort, errors, state, matched, ordered,
                      corrected=matched.corrected if matched else None,
                      dates={pk: dates[pk] for pk in ordered} if ordered is not None else None)
@@ -201,7 +204,7 @@ def _plain_words_fallback(q: str):
 
 def _ordered_queryset(qs, sort: str):
     if sort == "oldest":
-        return qs.order_by("published", "pk")
+        return qs.order_by(F("published").asc(nulls_last=True), "pk")
     return qs.newest_first()
 
 

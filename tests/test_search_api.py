@@ -191,3 +191,9 @@ def test_facet_filter_box_keeps_selected_values_with_their_counts(client, corpus
     ]
     data = get(client, "?facet_city=ALMA-ATA")  # aliases count too
     assert [item["value"] for item in data["facets"]["city"]] == ["almaty"]
+
+
+def test_undated_reports_come_last_in_both_date_orders(client, corpus):
+    undated = f.article("Undated rally report", "Workers rallied; toqaev.", published=None)
+    for params in ("?sort=oldest", "?sort=newest", "?q=toqaev&sort=oldest", "?q=toqaev&sort=newest"):
+        assert get(client, params)["results"][-1]["slug"] == undated.slug, params
