@@ -499,7 +499,7 @@ class WhooshBackend(SearchBackend):
         with self.writer_lock():
             if not self.exists():
                 # Nothing to keep in step yet: the next rebuild_index writes everything.
-                logger.warning("search index missing; run rebuild_index")
+                logger.debug("search index not built yet; rebuild_index will include this")
                 return
             ix = index.open_dir(str(self.path), indexname=INDEX_NAME)
             writer = ix.writer(timeout=LOCK_TIMEOUT)
