@@ -150,3 +150,18 @@ def test_searches_during_commits_never_fail(backend):
     assert failures == []
     assert len(answers) > 10
     assert backend.match("churn").pks and len(backend.match("churn").pks) == 20
+
+
+def test_suggestions_come_only_from_live_documents(tmp_path):
+    """A deleted document's words stay in a large segment's vocabulary until it is merged;
+    "did you mean" must never offer them (they may be an unpublished report's)."""
+    engine = WhooshBackend(tmp_path / "big")
+    engine.rebuild([*(doc(n, f"report {n}", "students rallied in the square") for n in range(1, 3000)),
+                    doc(5000, "zanthoxylum report", "a zanthoxylum of officials"),
+                    doc(5001, "zanthoxylun report", "a zanthoxylun of officials")])
+    assert engine.match("zanthoxylux").corrected in {"zanthoxylum", "zanthoxylun"}
+    engine.write(upsert=[], delete=[5000])
+    assert engine.match("zanthoxylux").corrected == "zanthoxylun"
+    engine.write(upsert=[], delete=[5001])
+    assert engine.match("zanthoxylux").corrected is None
+    engine.close()

@@ -185,3 +185,16 @@ def test_british_and_american_spellings_meet(client):
     a = f.article("Hemangioma in infants", "Randomized trial of tumor growth in pediatric anemia.")
     for q in ("haemangioma", "randomised tumour", "paediatric anaemia", "hemangiomas"):
         assert slugs(client, q) == [a.slug], q
+
+
+def test_suggestions_never_come_from_unpublished_reports(client):
+    """Whoosh keeps a deleted document's words in its vocabulary until segments merge: a
+    word that only an unpublished report holds must never be offered as "did you mean"."""
+    f.article("Zoology rally", "Students rallied.")
+    withdrawn = f.article("Quixotry report", "A quixotry of officials.")
+    withdrawn.status = "draft"
+    withdrawn.save()
+    data = client.get("/api/search/", {"q": "quixitry"}).json()
+    assert data["count"] == 0
+    assert data["query"]["corrected"] is None
+    assert "quixotry" not in client.get("/search/", {"q": "quixitry"}).content.decode().lower()

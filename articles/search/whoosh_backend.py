@@ -377,9 +377,13 @@ class WhooshBackend(SearchBackend):
                 continue
             if corrector is None:
                 corrector = searcher.corrector("spell")
-            suggestions = corrector.suggest(word.lower(), limit=1, maxdist=2, prefix=1)
-            if suggestions:
-                corrected = re.sub(rf"\b{re.escape(word)}\b", suggestions[0], corrected, count=1)
+            # The vocabulary keeps the words of deleted documents (an unpublished report)
+            # until their segment is merged: offer only words a live document still holds.
+            live = (s for s in corrector.suggest(word.lower(), limit=5, maxdist=2, prefix=1)
+                    if not searcher.search(query.Term("spell", s), limit=1).is_empty())
+            suggestion = next(live, None)
+            if suggestion:
+                corrected = re.sub(rf"\b{re.escape(word)}\b", suggestion, corrected, count=1)
                 changed = True
         return corrected if changed else None
 
