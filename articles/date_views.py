@@ -17,11 +17,11 @@ from urllib.parse import urlencode
 from django.core.paginator import Paginator
 from django.db.models import Count
 from django.db.models.functions import ExtractDay, ExtractMonth, ExtractYear
-from django.http import Http404
 from django.shortcuts import redirect, render
 from django.template.defaultfilters import date as format_date
 from django.urls import reverse
 
+from .http import NotFound
 from .models import Article
 
 MIN_YEAR, MAX_YEAR = 1, 9999
@@ -121,19 +121,19 @@ def _neighbour(label: str, url: str, start: dt.date, end: dt.date) -> Neighbour:
 
 def _check_year(year: int):
     if not MIN_YEAR <= year <= MAX_YEAR:
-        raise Http404(f"There is no archive page for the year {year}: years run from "
+        raise NotFound(f"There is no archive page for the year {year}: years run from "
                       f"{MIN_YEAR} to {MAX_YEAR}.")
 
 
 def _page(request, articles, period: str):
     raw = request.GET.get("page") or "1"
     if not (raw.isascii() and raw.isdigit() and len(raw) <= 7 and int(raw) >= 1):
-        raise Http404(f"“{raw[:20]}” is not a page number: pages are numbered from 1.")
+        raise NotFound(f"“{raw[:20]}” is not a page number: pages are numbered from 1.")
     paginator = Paginator(articles.with_metadata(), PER_PAGE)
     number = int(raw)
     if number > paginator.num_pages:
         pages = paginator.num_pages
-        raise Http404(f"There is no page {number} of the reports from {period}: "
+        raise NotFound(f"There is no page {number} of the reports from {period}: "
                       f"there {'is only 1 page' if pages == 1 else f'are {pages} pages'}.")
     return paginator.page(number)
 
@@ -174,7 +174,7 @@ def year_archive(request, year: int):
 def month_archive(request, year: int, month: int):
     _check_year(year)
     if not 1 <= month <= 12:
-        raise Http404(f"There is no month {month}: months run from 01 (January) to 12 (December).")
+        raise NotFound(f"There is no month {month}: months run from 01 (January) to 12 (December).")
     if response := _canonical(request, month_url(year, month)):
         return response
     start = dt.date(year, month, 1)

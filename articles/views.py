@@ -5,12 +5,12 @@ from urllib.parse import urlencode
 from django import forms
 from django.core.paginator import EmptyPage, PageNotAnInteger, Paginator
 from django.db.models import Count, Max, Min, Q
-from django.http import Http404
 from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
 from django.utils import timezone
 
 from . import selectors, timeline
+from .http import NotFound
 from .models import Actor, Article, City, Source
 from .text import normalize_name
 
@@ -70,7 +70,7 @@ def search_page(request):
 def article_detail(request, slug):
     article = selectors.article_detail(slug=slug, user=request.user)
     if article is None:
-        raise Http404("No published article has this address.")
+        raise NotFound("No published article has this address.")
     return render(request, "articles/article.html", {
         "article": article,
         "related": selectors.related_articles(article=article) if article.is_published else [],
@@ -142,7 +142,7 @@ def _paginate(request, qs, per_page):
     try:
         return paginator.page(request.GET.get("page") or 1)
     except (PageNotAnInteger, EmptyPage) as exc:
-        raise Http404(f"There is no such page: pages run from 1 to {paginator.num_pages}.") from exc
+        raise NotFound(f"There is no such page: pages run from 1 to {paginator.num_pages}.") from exc
 
 
 class EntityListForm(forms.Form):
@@ -161,12 +161,7 @@ def not_found(request, exception=None):
 
 
 def _reader_message(exception) -> str:
-    # Our own Http404 messages are written for readers; Django's ("No City matches the
-    # given query.") are not, and are replaced by the template's general message.
-    text = str(exception or "")
-    if text.startswith("No published") or not text.startswith(("No ", "Page not found", "{")):
-        return text
-    return ""
+    return str(exception) if isinstance(exception, NotFound) else ""
 
 
 def server_error(request):

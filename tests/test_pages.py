@@ -140,3 +140,13 @@ def test_markup_in_data_is_escaped(client, index):
         html = client.get(url).content.decode()
         assert "<script>alert" not in html, url
         assert "<img src=x" not in html, url
+
+
+def test_404_pages_explain_in_readers_words(client, corpus):
+    page = read(client.get("/cities/atlantis/"))
+    assert "No City matches" not in page.visible  # Django's own wording stays hidden
+    assert "There is nothing at this address." in page.visible
+    page = read(client.get("/cities/?page=99"))
+    assert "There is no such page: pages run from 1 to 1." in page.visible
+    page = read(client.get(f"/articles/{corpus['draft'].slug}/"))
+    assert "No published article has this address." in page.visible
