@@ -6,6 +6,7 @@ from articles import api, views
 from articles.date_views import month_archive, year_archive
 from articles.exports import export_csv, export_json
 from articles.feeds import SearchFeed
+from articles.kinds import KINDS
 from articles.sitemaps import SITEMAPS, robots_txt
 
 urlpatterns = [
@@ -15,12 +16,13 @@ urlpatterns = [
     path("search/export.csv", export_csv, name="search-export-csv"),
     path("search/export.json", export_json, name="search-export-json"),
     path("articles/<slug:slug>/", views.article_detail, name="article-detail"),
-    path("cities/", views.entity_list, {"kind": "city"}, name="city-list"),
-    path("cities/<slug:slug>/", views.entity_detail, {"kind": "city"}, name="city-detail"),
-    path("actors/", views.entity_list, {"kind": "actor"}, name="actor-list"),
-    path("actors/<slug:slug>/", views.entity_detail, {"kind": "actor"}, name="actor-detail"),
-    path("sources/", views.entity_list, {"kind": "source"}, name="source-list"),
-    path("sources/<slug:slug>/", views.entity_detail, {"kind": "source"}, name="source-detail"),
+    *(route
+      for kind in KINDS.values()
+      for route in (
+          path(f"{kind.path}/", views.entity_list, {"kind": kind.name}, name=kind.list_url_name),
+          path(f"{kind.path}/<slug:slug>/", views.entity_detail, {"kind": kind.name},
+               name=kind.detail_url_name),
+      )),
     path("archive/<int:year>/", year_archive, name="archive-year"),
     path("archive/<int:year>/<int:month>/", month_archive, name="archive-month"),
     path("api/search/", api.search, name="api-search"),

@@ -10,7 +10,7 @@ from django.http import HttpResponseNotAllowed, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
 from simple_history.admin import SimpleHistoryAdmin
 
 from . import curation, search
@@ -21,6 +21,8 @@ from .models import (
     Article,
     City,
     CityAlias,
+    Country,
+    CountryAlias,
     IndexQueue,
     LinkSuggestion,
     Merge,
@@ -113,13 +115,93 @@ class SourceAdmin(EntityAdmin):
     relation = "source"
 
 
+class SeveralCountriesFilter(admin.SimpleListFilter):
+    title = "countries"
+    parameter_name = "countries"
+
+    def lookups(self, request, model_admin):
+        return [("several", "Named in reports of several countries")]
+
+    def queryset(self, request, queryset):
+        if self.value() == "several":
+            return queryset.filter(pk__in=curation.cities_in_several_countries().values("pk"))
+        return queryset
+
+
+class SplitForm(forms.Form):
+    name = forms.CharField(label="Name of the new city", max_length=400,
+                           help_text="e.g. “Santiago de los Caballeros” for the reports about the "
+                                     "Dominican Republic")
+    countries = forms.MultipleChoiceField(
+        label="Move every report about", required=False, widget=forms.CheckboxSelectMultiple)
+    articles = forms.MultipleChoiceField(
+        label="and these reports", required=False, widget=forms.CheckboxSelectMultiple)
+
+
 @admin.register(City)
 class CityAdmin(EntityAdmin):
     inlines = [CityAliasInline]
-    fields = ["name", "slug", "country"]
-    list_display = [*EntityAdmin.list_display, "country"]
-    list_filter = ["country"]
+    fields = ["name", "slug"]
+    list_display = [*EntityAdmin.list_display, "country_list"]
+    list_filter = [SeveralCountriesFilter]
     relation = "cities"
+    actions = [*EntityAdmin.actions, "split"]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).prefetch_related(
+            models.Prefetch("articles", Article.objects.only("pk").prefetch_related("countries"),
+                            to_attr="country_articles"))
+
+    @admin.display(description="Countries of its reports")
+    def country_list(self, obj):
+        names = {c.name for a in obj.country_articles for c in a.countries.all()}
+        text = ", ".join(sorted(names, key=str.casefold))
+        return format_html("{} <strong>(several: a homonym or a changed border?)</strong>", text) \
+            if len(names) > 1 else text
+
+    @admin.action(description="Split: move chosen reports to a new city", permissions=["change"])
+    def split(self, request, queryset):
+        if queryset.count() != 1:
+            self.message_user(request, "Select one city to split.", messages.WARNING)
+            return None
+        city = queryset.get()
+        reports = list(city.articles.order_by("published", "pk").prefetch_related("countries"))
+        form = SplitForm(request.POST if "confirm" in request.POST else None)
+        countries = sorted({c.name for a in reports for c in a.countries.all()}, key=str.casefold)
+        form.fields["countries"].choices = [(c, c) for c in countries]
+        form.fields["articles"].choices = [
+            (str(a.pk), f"{a.title} ({', '.join(c.name for c in a.countries.all()) or 'no country'}"
+                        f"{', ' + a.published.isoformat() if a.published else ''})") for a in reports]
+        if form.is_bound and form.is_valid():
+            chosen = set(form.cleaned_data["articles"])
+            wanted = set(form.cleaned_data["countries"])
+            moving = [a for a in reports if str(a.pk) in chosen
+                      or wanted & {c.name for c in a.countries.all()}]
+            try:
+                new_city = curation.split_city(city, articles=moving, name=form.cleaned_data["name"],
+                                               user=request.user)
+            except curation.MergeError as exc:
+                form.add_error(None, str(exc))
+            else:
+                self.message_user(request, f"{len(moving)} report(s) moved from {city.name} to "
+                                           f"{new_city.name}.", messages.SUCCESS)
+                return None
+        return TemplateResponse(request, "admin/articles/split_confirm.html", {
+            **self.admin_site.each_context(request), "title": f"Split {city.name}",
+            "opts": self.model._meta, "city": city, "form": form,
+            "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
+        })
+
+
+class CountryAliasInline(AliasInline):
+    model = CountryAlias
+
+
+@admin.register(Country)
+class CountryAdmin(EntityAdmin):
+    inlines = [CountryAliasInline]
+    fields = ["name", "slug"]
+    relation = "countries"
 
 
 @admin.register(Actor)
@@ -193,21 +275,22 @@ class ArticleAdmin(SimpleHistoryAdmin):
                    "language", "source"]
     search_fields = ["title", "body", "record_id"]
     date_hierarchy = "published"
-    autocomplete_fields = ["source", "cities", "actors", "possible_duplicates"]
+    autocomplete_fields = ["source", "cities", "actors", "countries", "possible_duplicates"]
     prepopulated_fields = {"slug": ["title"]}
-    readonly_fields = ["record_id", "created", "updated", "preview"]
+    readonly_fields = ["record_id", "origin_records", "created", "updated", "preview"]
     list_select_related = ["source"]
     actions = ["publish", "unpublish", "add_city", "remove_city", "add_actor", "remove_actor",
                "reindex"]
     fieldsets = [
         (None, {"fields": ["title", "slug", "status", "published", "source", "language",
                            "preview"]}),
-        ("Places and actors", {"fields": ["cities", "actors"]}),
+        ("Places and actors", {"fields": ["cities", "countries", "actors"]}),
         ("Text", {"fields": ["body", "original_url"]}),
         ("Review", {"fields": ["possible_duplicates"],
                     "description": "Reports with nearly the same text, found on import. Remove "
                                    "a link once you have checked it."}),
-        ("Record", {"fields": ["record_id", "created", "updated"], "classes": ["collapse"]}),
+        ("Record", {"fields": ["record_id", "origin_records", "created", "updated"],
+                    "classes": ["collapse"]}),
     ]
     change_form_template = "admin/articles/article/change_form.html"
 
@@ -222,6 +305,22 @@ class ArticleAdmin(SimpleHistoryAdmin):
     @admin.display(description="Actors", ordering="n_actors")
     def actor_count(self, obj):
         return obj.n_actors
+
+    @admin.display(description="Imported from")
+    def origin_records(self, obj):
+        """The records behind the article, each with the metadata it gave, as given."""
+        origins = list(obj.origins.all()) if obj and obj.pk else []
+        if not origins:
+            return "Not imported (created in the admin)."
+        rows = format_html_join(
+            "", "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            ((o.record_id, o.source, "; ".join(o.cities), "; ".join(o.actors), "; ".join(o.countries),
+              o.where, o.imported.strftime("%Y-%m-%d %H:%M")) for o in origins))
+        return format_html(
+            '<table><thead><tr><th scope="col">Record id</th><th scope="col">Source</th>'
+            '<th scope="col">Cities</th><th scope="col">Actors</th><th scope="col">Country</th>'
+            '<th scope="col">From</th><th scope="col">Imported</th></tr></thead><tbody>{}</tbody>'
+            "</table>", rows)
 
     @admin.display(description="Public page")
     def preview(self, obj):

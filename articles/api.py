@@ -19,6 +19,7 @@ def result_json(article: Article, snippet: str | None = None) -> dict:
         "source": _entity(article.source) if article.source else None,
         "cities": [_entity(c) for c in article.cities.all()],
         "actors": [_entity(a) for a in article.actors.all()],
+        "country": article.country_names,
         "url": article.get_absolute_url(),
         "original_url": article.original_url or None,
     }

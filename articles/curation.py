@@ -7,6 +7,7 @@ from django.db import models, transaction
 from django.utils import timezone
 
 from . import search
+from .kinds import KINDS as KIND_REGISTRY
 from .models import (
     Actor,
     AliasCandidate,
@@ -15,16 +16,15 @@ from .models import (
     LinkSuggestion,
     Merge,
     NamesVersion,
-    Source,
 )
 from .search.names import words
 from .spelling import families
 from .text import normalize_name
 
-KINDS = {"source": Source, "city": City, "actor": Actor}
+KINDS = {name: kind.model for name, kind in KIND_REGISTRY.items()}
 KIND_OF = {model: kind for kind, model in KINDS.items()}
-LINK = {"city": "cities", "actor": "actors"}
-EXTRA_FIELDS = {"source": ["homepage"], "city": ["country"], "actor": ["kind"]}
+LINK = {name: kind.relation for name, kind in KIND_REGISTRY.items() if kind.many}
+EXTRA_FIELDS = {"source": ["homepage"], "city": [], "actor": ["kind"], "country": []}
 
 
 class MergeError(ValueError):
@@ -142,6 +142,36 @@ def undo_merge(record: Merge, *, user=None) -> object:
     search.enqueue(moved)
     NamesVersion.bump()
     return restored
+
+
+@transaction.atomic
+def split_city(city: City, *, articles, name: str, user=None) -> City:
+    """Move `articles` (reports of `city`) to a new city called `name`: for a name that
+    stands for two places (Santiago, Chile and Santiago, Dominican Republic). Every report
+    moved is a version in its history; a split is undone by merging the new city back."""
+    name = " ".join(name.split())
+    if City.resolve(name) is not None:
+        raise MergeError(f"“{name}” is already a name of the city {City.resolve(name).name}: "
+                         "choose another name, or merge instead.")
+    moving = list(Article.objects.filter(cities=city, pk__in=[a.pk for a in articles]))
+    if not moving:
+        raise MergeError("Choose at least one report of this city to move.")
+    new_city = City(name=name)
+    new_city._history_user = user
+    new_city.save()
+    for article in moving:
+        article._history_user = user
+        article._change_reason = f"split: {city.name} -> {name}"
+        article.cities.remove(city)
+        article.cities.add(new_city)
+    return new_city
+
+
+def cities_in_several_countries():
+    """Cities whose reports are about more than one country: one name for two places, or a
+    place whose country changed (Moscow, USSR and Russia). For curators to decide."""
+    return City.objects.annotate(
+        n_countries=models.Count("articles__countries", distinct=True)).filter(n_countries__gt=1)
 
 
 def find_candidates() -> list[AliasCandidate]:

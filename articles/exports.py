@@ -41,7 +41,7 @@ from django.views.decorators.http import require_safe
 
 from . import search, selectors
 from .filters import KNOWN_PARAMS, PAGING_PARAMS
-from .importing import LIST_SEPARATOR, export_record
+from .ingest import LIST_SEPARATOR, export_record
 from .models import Article
 from .text import make_slug
 
@@ -82,7 +82,7 @@ def export_time() -> str:
 
 def record(article: Article, request) -> dict:
     """One result in the import format, plus its slug and absolute permalink."""
-    data = export_record(article)
+    data = export_record(article, with_ids=False)
     data.pop("status", None)
     data["slug"] = article.slug
     data["permalink"] = request.build_absolute_uri(article.get_absolute_url())

@@ -11,7 +11,8 @@ from collections import Counter
 
 from django.db.models import Count, Q
 
-from .models import Actor, Article, City, Source
+from .kinds import KINDS
+from .models import Actor, City, Country, Source
 from .text import normalize_name
 
 FACET_LIMIT = 50
@@ -22,6 +23,7 @@ ENTITY_FACETS = {
     "source": (Source, None),
     "city": (City, "city"),
     "actor": (Actor, "actor"),
+    "country": (Country, "country"),
 }
 
 
@@ -37,7 +39,7 @@ def _entity_counts(name: str, qs, matched: set[int] | None) -> Counter:
             return Counter(dict(rows))
         pairs = qs.exclude(source=None).values_list("pk", "source_id")
     else:
-        through = getattr(Article, "cities" if name == "city" else "actors").through
+        through = KINDS[name].through
         linked = through.objects.filter(article__in=qs.values("pk"))
         if matched is None or small:
             rows = linked.values_list(f"{through_field}_id").annotate(n=Count("pk")).order_by()

@@ -24,6 +24,7 @@ from django.utils.text import Truncator
 
 from . import selectors
 from .exports import applied_query, bad_parameters
+from .facets import LANGUAGE_NAMES
 from .models import Article
 
 FEED_LENGTH = 50
@@ -61,13 +62,16 @@ def describe(resolved) -> str:
     """The search in words: "“toqaev”; city: Almaty or Astana; from 1 June 2019"."""
     cleaned = resolved.filterset.form.cleaned_data
     parts = [f"“{resolved.q}”"] if resolved.q else []
-    for name in ("source", "city", "actor"):
+    for name in ("source", "city", "actor", "country"):
         names = [e.name for e in cleaned.get(name) or []]
         if names:
             parts.append(f"{name}: {' or '.join(names)}")
     years = cleaned.get("year") or []
     if years:
         parts.append(f"year: {' or '.join(str(y) for y in years)}")
+    languages = cleaned.get("language") or []
+    if languages:
+        parts.append(f"language: {' or '.join(LANGUAGE_NAMES.get(c, c) for c in languages)}")
     for name, label in (("date_from", "from"), ("date_to", "to")):
         if cleaned.get(name):
             parts.append(f"{label} {format_date(cleaned[name], 'j F Y')}")

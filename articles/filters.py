@@ -14,7 +14,7 @@ from django import forms
 from django.core.validators import ProhibitNullCharactersValidator
 from django.db.models import Q
 
-from .models import Actor, Article, City, Source
+from .models import Actor, Article, City, Country, Source
 
 SLUG_RE = re.compile(r"^[-a-zA-Z0-9_]{1,100}$")
 MAX_QUERY_LENGTH = 1000
@@ -54,7 +54,8 @@ class EntitySlugField(MultiValueField):
         for slug in slugs:
             if not SLUG_RE.match(slug):
                 raise forms.ValidationError(f"“{slug[:60]}” is not a valid {self.label_noun} slug.")
-        found = {e.slug: e for e in self.model.objects.filter(slug__in=slugs)}
+        # Only names that published reports give: a draft's new city is no city at all here.
+        found = {e.slug: e for e in self.model.objects.public().filter(slug__in=slugs)}
         unknown = [s for s in slugs if s not in found]
         if unknown:
             raise forms.ValidationError(
@@ -143,6 +144,8 @@ class ArticleFilter(django_filters.FilterSet):
                         label_noun="city", label="City")
     actor = EntityFilter(field_name="actors", through_field="actor", model=Actor,
                          label_noun="actor", label="Actor")
+    country = EntityFilter(field_name="countries", through_field="country", model=Country,
+                           label_noun="country", label="Country")
     year = YearFilter(label="Year")
     language = LanguageFilter(label="Language")
     date_from = django_filters.DateFilter(
@@ -172,9 +175,9 @@ class ArticleFilter(django_filters.FilterSet):
         return queryset
 
 
-FACET_PARAMS = ("source", "city", "actor", "year", "language")
+FACET_PARAMS = ("source", "city", "actor", "country", "year", "language")
 #: Text typed into a facet's own filter box: narrows that facet's list, not the results.
-FACET_FILTER_PARAMS = ("facet_source", "facet_city", "facet_actor")
+FACET_FILTER_PARAMS = ("facet_source", "facet_city", "facet_actor", "facet_country")
 FILTER_PARAMS = tuple(ArticleFilter.base_filters)
 PARAM_ORDER = FILTER_PARAMS + PAGING_PARAMS + FACET_FILTER_PARAMS
 KNOWN_PARAMS = frozenset(PARAM_ORDER)
@@ -184,6 +187,7 @@ class PageForm(forms.Form):
     facet_source = forms.CharField(max_length=100, required=False, strip=True)
     facet_city = forms.CharField(max_length=100, required=False, strip=True)
     facet_actor = forms.CharField(max_length=100, required=False, strip=True)
+    facet_country = forms.CharField(max_length=100, required=False, strip=True)
     page = forms.IntegerField(
         min_value=1, max_value=10**6, required=False,
         error_messages={"invalid": "The page is a whole number from 1.",

@@ -24,8 +24,8 @@ from .models import Article
 
 DEFAULT_PER_PAGE = 20
 SNIPPET_LENGTH = 300
-FACET_LABELS = {"source": "Source", "city": "City", "actor": "Actor", "year": "Year",
-                "language": "Language"}
+FACET_LABELS = {"source": "Source", "city": "City", "actor": "Actor", "country": "Country",
+                "year": "Year", "language": "Language"}
 
 
 class PageNotFound(Exception):
@@ -82,7 +82,7 @@ class SearchPage:
     def facet_form_state(self) -> dict[str, list[tuple[str, str]]]:
         """For each facet's filter box: the search's state to resubmit with it."""
         return {name: [(k, v) for k, v in self.state if k not in ("page", f"facet_{name}")]
-                for name in ("source", "city", "actor")}
+                for name in ("source", "city", "actor", "country")}
 
     @property
     def facet_state(self) -> list[tuple[str, str]]:
@@ -317,7 +317,7 @@ def _active_filters(resolved: _Resolved, page_obj: SearchPage) -> list[dict]:
 
     if resolved.q:
         chips.append({"label": "Text", "value": resolved.q, "url": remove("q")})
-    for name in ("source", "city", "actor"):
+    for name in ("source", "city", "actor", "country"):
         for entity in cleaned.get(name) or []:
             chips.append({"label": FACET_LABELS[name], "value": entity.name,
                           "url": remove(name, entity.slug)})

@@ -8,19 +8,11 @@ from django.db.models.signals import m2m_changed, post_delete, post_save, pre_de
 from django.dispatch import receiver
 
 from . import search
-from .models import (
-    Actor,
-    ActorAlias,
-    Article,
-    City,
-    CityAlias,
-    NamesVersion,
-    Source,
-    SourceAlias,
-)
+from .kinds import KINDS, LINKED
+from .models import Article, NamesVersion
 
-ENTITY_MODELS = (Source, City, Actor)
-ALIAS_MODELS = (SourceAlias, CityAlias, ActorAlias)
+ENTITY_MODELS = tuple(kind.model for kind in KINDS.values())
+ALIAS_MODELS = tuple(kind.alias_model for kind in KINDS.values())
 
 
 def _articles_of(entity) -> list[int]:
@@ -34,8 +26,6 @@ def article_changed(sender, instance, raw=False, **kwargs):
         search.enqueue([instance.pk])
 
 
-@receiver(m2m_changed, sender=Article.cities.through)
-@receiver(m2m_changed, sender=Article.actors.through)
 def article_links_changed(sender, instance, action, reverse, pk_set, **kwargs):
     if action == "pre_clear":
         # The rows are about to go: remember whom they concern while they still exist.
@@ -50,6 +40,11 @@ def article_links_changed(sender, instance, action, reverse, pk_set, **kwargs):
         search.enqueue(getattr(instance, "_cleared_article_pks", []))
     else:
         search.enqueue(pk_set or [])
+
+
+for _kind in LINKED:
+    m2m_changed.connect(article_links_changed, sender=_kind.through,
+                        dispatch_uid=f"index-links-{_kind.name}")
 
 
 @receiver(post_save)

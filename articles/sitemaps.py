@@ -14,7 +14,7 @@ from django.shortcuts import render
 from django.urls import reverse
 from django.views.decorators.http import require_safe
 
-from .models import Actor, Article, City, Source
+from .models import Actor, Article, City, Country, Source
 
 _PUBLISHED = Q(articles__status=Article.Status.PUBLISHED)
 
@@ -78,6 +78,7 @@ SITEMAPS = {
     "cities": type("CitySitemap", (EntitySitemap,), {"model": City}),
     "actors": type("ActorSitemap", (EntitySitemap,), {"model": Actor}),
     "sources": type("SourceSitemap", (EntitySitemap,), {"model": Source}),
+    "countries": type("CountrySitemap", (EntitySitemap,), {"model": Country}),
     "dates": DateSitemap,
 }
 

@@ -5,29 +5,25 @@ from urllib.parse import urlencode
 from django import forms
 from django.core.paginator import EmptyPage, PageNotAnInteger, Paginator
 from django.db.models import Count, Max, Min, Q
-from django.shortcuts import get_object_or_404, render
+from django.shortcuts import render
 from django.urls import reverse
 from django.utils import timezone
 
 from . import selectors, timeline
 from .http import NotFound
-from .models import Actor, Article, City, Source
+from .kinds import KINDS
+from .models import Article
 from .text import normalize_name
-
-ENTITY_PAGES = {
-    "city": (City, "cities", "City", "Cities"),
-    "actor": (Actor, "actors", "Actor", "Actors"),
-    "source": (Source, "articles", "Source", "Sources"),
-}
 
 
 def home(request):
     published = Article.objects.published()
     context = {
         "total": published.count(),
-        "counts": {kind: _with_counts(kind).filter(n__gt=0).count() for kind in ENTITY_PAGES},
+        "counts": {kind: _with_counts(kind).filter(n__gt=0).count() for kind in KINDS},
         "newest": published.newest_first().with_metadata()[:8],
-        "top": {kind: _top_entities(kind, 8) for kind in ("city", "actor", "source")},
+        "top": {name: {"kind": KINDS[name], "entities": _top_entities(name, 8)}
+                for name in ("city", "actor", "source", "country")},
         "timeline": timeline.from_queryset(published, unit="month" if _span_years(published) < 40
                                            else "year", link=_archive_link),
     }
@@ -50,8 +46,8 @@ def _count_filter():
 
 
 def _with_counts(kind: str):
-    model = ENTITY_PAGES[kind][0]
-    return model.objects.annotate(n=Count("articles", filter=_count_filter(), distinct=True))
+    """Entities of a kind with their number of published reports as `n`."""
+    return KINDS[kind].model.objects.annotate(n=Count("articles", filter=_count_filter(), distinct=True))
 
 
 def _top_entities(kind: str, limit: int):
@@ -83,40 +79,61 @@ ENTITY_SORTS = {"name": ("name",), "count": ("-n", "name")}
 
 
 def entity_list(request, kind):
-    model, _, singular, plural = ENTITY_PAGES[kind]
+    """Every entity of a kind that published reports name; drafts name nobody here."""
+    kind = KINDS[kind]
     form = EntityListForm(request.GET)
     form.is_valid()
     errors = {name: errs[0] for name, errs in form.errors.items()}
     typed = form.cleaned_data.get("q") or ""
     sort = form.cleaned_data.get("sort") or "name"
-    entities = _with_counts(kind).prefetch_related("aliases")
+    entities = _with_counts(kind.name).filter(n__gt=0).prefetch_related("aliases")
     if typed:
         key = normalize_name(typed)
         entities = entities.filter(Q(key__contains=key) | Q(aliases__key__contains=key)).distinct()
     entities = entities.order_by(*ENTITY_SORTS[sort])
     page = _paginate(request, entities, 100)
+    if kind.name == "city":
+        _attach_countries(page.object_list)
     keep = {k: v for k, v in (("q", typed), ("sort", sort if sort != "name" else "")) if v}
     return render(request, "articles/entity_list.html", {
-        "kind": kind, "plural": plural, "singular": singular, "entities": page,
+        "kind": kind.name, "plural": kind.plural, "singular": kind.label, "entities": page,
+        "show_countries": kind.name == "city",
         "q": "", "typed": typed, "sort": sort, "errors": errors,
         "query_string": urlencode(keep), "sort_links": {
             option: "?" + urlencode({**keep, "sort": option}) for option in ENTITY_SORTS},
     })
 
 
-CO_REPORTED = {"city": ("cities", City), "actor": ("actors", Actor), "source": ("source", Source)}
+def _attach_countries(cities) -> None:
+    """Each city's `countries`: those of its published reports (a name may stand for places
+    in several countries, or for one place whose country changed)."""
+    through = KINDS["country"].through
+    rows = (through.objects.filter(article__status=Article.Status.PUBLISHED,
+                                   article__cities__in=[c.pk for c in cities])
+            .values_list("article__cities", "country__name").distinct())
+    by_city: dict[int, list[str]] = {}
+    for city_id, name in rows:
+        by_city.setdefault(city_id, []).append(name)
+    for city in cities:
+        city.countries = sorted(by_city.get(city.pk, []), key=str.casefold)
 
 
 def entity_detail(request, kind, slug):
-    model, _, singular, plural = ENTITY_PAGES[kind]
-    entity = get_object_or_404(model.objects.prefetch_related("aliases"), slug=slug)
-    lookup = {"source": "source", "city": "cities", "actor": "actors"}[kind]
-    articles = Article.objects.published().filter(**{lookup: entity})
+    kind = KINDS[kind]
+    entity = kind.model.objects.prefetch_related("aliases").filter(slug=slug).first()
+    public = entity is not None and entity.is_public
+    staff = request.user.is_active and request.user.is_staff
+    if entity is None or not (public or staff):
+        # A name that only drafts mention is unpublished too: the same answer as no entity.
+        raise NotFound(f"There is no {kind.name} at this address.")
+    articles = Article.objects.published().filter(**{kind.article_lookup: entity})
     page = _paginate(request, articles.newest_first().with_metadata(), 20)
-    search_url = reverse("search") + f"?{kind}={entity.slug}"
+    search_url = reverse("search") + f"?{kind.name}={entity.slug}"
+    if kind.name == "city":
+        _attach_countries([entity])
     return render(request, "articles/entity_detail.html", {
-        "kind": kind, "singular": singular, "plural": plural, "entity": entity,
-        "articles": page, "search_url": search_url,
+        "kind": kind.name, "singular": kind.label, "plural": kind.plural, "entity": entity,
+        "articles": page, "search_url": search_url, "public": public,
         "timeline": timeline.from_queryset(
             articles, link=lambda start, end: f"{search_url}&date_from={start}&date_to={end}"),
         "co_reported": _co_reported(kind, articles, entity),
@@ -126,14 +143,14 @@ def entity_detail(request, kind, slug):
 def _co_reported(kind, articles, entity, limit=8) -> list[dict]:
     """The entities most often reported together with `entity`, per kind."""
     groups = []
-    for other_kind, (_relation, model) in CO_REPORTED.items():
-        rows = model.objects.filter(articles__in=articles.values("pk"))
-        if other_kind == kind:
+    for other in KINDS.values():
+        rows = other.model.objects.filter(articles__in=articles.values("pk"))
+        if other is kind:
             rows = rows.exclude(pk=entity.pk)
         rows = rows.annotate(n=Count("articles", distinct=True)).order_by("-n", "name")[:limit]
         items = [{"name": e.name, "url": e.get_absolute_url(), "count": e.n} for e in rows]
         if items:
-            groups.append({"kind": other_kind, "label": ENTITY_PAGES[other_kind][3], "items": items})
+            groups.append({"kind": other.name, "label": other.plural, "items": items})
     return groups
 
 

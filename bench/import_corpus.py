@@ -67,7 +67,7 @@ def run(args, queries, work):
     from django.http import QueryDict
 
     from articles import search
-    from articles.importing import Importer
+    from articles.ingest import Importer
     from articles.selectors import article_search
 
     call_command("migrate", verbosity=0)

@@ -23,6 +23,12 @@ def fresh_index(settings, tmp_path):
     search.reset_backend()
 
 
+def remove_index(path) -> None:
+    """Delete the index directory, as an operator might (writes then build it anew)."""
+    search.reset_backend()
+    shutil.rmtree(path, ignore_errors=True)
+
+
 @pytest.fixture
 def index(transactional_db, fresh_index):
     """An empty, built index that follows every committed change."""

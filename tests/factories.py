@@ -3,7 +3,17 @@
 import datetime as dt
 import itertools
 
-from articles.models import Actor, ActorAlias, Article, City, CityAlias, Source, SourceAlias
+from articles.models import (
+    Actor,
+    ActorAlias,
+    Article,
+    City,
+    CityAlias,
+    Country,
+    CountryAlias,
+    Source,
+    SourceAlias,
+)
 
 _seq = itertools.count(1)
 
@@ -15,8 +25,8 @@ def source(name="Test Outlet", aliases=(), **kw) -> Source:
     return obj
 
 
-def city(name="Almaty", aliases=(), country="Kazakhstan", **kw) -> City:
-    obj = City.objects.create(name=name, country=country, **kw)
+def city(name="Almaty", aliases=(), **kw) -> City:
+    obj = City.objects.create(name=name, **kw)
     for alias in aliases:
         CityAlias.objects.create(entity=obj, name=alias)
     return obj
@@ -29,9 +39,16 @@ def actor(name="Mukhtar Ablyazov", aliases=(), kind="person", **kw) -> Actor:
     return obj
 
 
+def country(name="Kazakhstan", aliases=(), **kw) -> Country:
+    obj = Country.objects.create(name=name, **kw)
+    for alias in aliases:
+        CountryAlias.objects.create(entity=obj, name=alias)
+    return obj
+
+
 def article(
     title=None, body="Protesters gathered in the square.", *, published=dt.date(2020, 6, 10),
-    status="published", source=None, cities=(), actors=(), **kw,
+    status="published", source=None, cities=(), actors=(), countries=(), **kw,
 ) -> Article:
     obj = Article.objects.create(
         title=title or f"Report {next(_seq)}", body=body, published=published, status=status,
@@ -41,4 +58,6 @@ def article(
         obj.cities.set(cities)
     if actors:
         obj.actors.set(actors)
+    if countries:
+        obj.countries.set(countries)
     return obj

@@ -19,6 +19,7 @@ from articles.models import Article
 from articles.sitemaps import ArticleSitemap
 
 from . import factories as f
+from .conftest import remove_index
 
 ATOM = "{http://www.w3.org/2005/Atom}"
 SITEMAP = "{http://www.sitemaps.org/schemas/sitemap/0.9}"
@@ -34,12 +35,13 @@ def corpus(index):
     astana = f.city("Astana", aliases=["Nur-Sultan"])
     tokayev = f.actor("Kassym-Jomart Tokayev", aliases=["Toqaev"])
     dvk = f.actor("Democratic Choice of Kazakhstan", aliases=["DVK"], kind="organisation")
+    kz = f.country("Kazakhstan")
     a1 = f.article("Police detain protesters in Almaty", "Police detained dozens of protesters.",
                    published=dt.date(2019, 6, 10), source=rfe, cities=[almaty], actors=[tokayev],
-                   original_url="https://example.org/a1", record_id="r-1")
+                   original_url="https://example.org/a1", record_id="r-1", countries=[kz])
     a2 = f.article("Rally in the capital", "Supporters of the DVK rallied against Toqaev.\n\n"
                    "A second paragraph.", published=dt.date(2020, 2, 22), source=rfe,
-                   cities=[astana, almaty], actors=[tokayev, dvk], language="ru")
+                   cities=[astana, almaty], actors=[tokayev, dvk], language="ru", countries=[kz])
     a3 = f.article("Court bans opposition movement", "The court banned the movement.",
                    published=dt.date(2018, 3, 13), source=tass, cities=[astana], actors=[dvk])
     draft = f.article("Unreleased zeppelin report", "A draft about protesters and a zeppelin.",
@@ -182,8 +184,10 @@ def test_unparseable_query_answers_400(client, corpus, url):
 
 
 @pytest.mark.parametrize("url", ["/search/feed/", "/search/export.csv", "/search/export.json"])
-def test_text_query_without_an_index_is_503_and_filters_still_work(client, transactional_db, url):
+def test_text_query_without_an_index_is_503_and_filters_still_work(client, transactional_db,
+                                                                   fresh_index, url):
     f.article("Rally in the capital", published=dt.date(2020, 2, 22))
+    remove_index(fresh_index)
     response = client.get(url + "?q=rally")
     assert response.status_code == 503
     assert response["Retry-After"] == "60"
@@ -335,7 +339,7 @@ def test_csv_export_imports_into_an_empty_archive(client, corpus, tmp_path):
     Article.objects.all().delete()
     out = StringIO()
     call_command("import_articles", str(path), "--status", "published", stdout=out)
-    assert "created 3, updated 0, unchanged 0, duplicates 0, failed 0" in out.getvalue()
+    assert "created 3, updated 0, unchanged 0, merged 0, failed 0" in out.getvalue()
     after = export_csv(client)
     fields = ("id", "title", "body", "published", "source", "cities", "actors", "country",
               "url", "language")
@@ -360,7 +364,7 @@ def test_sitemap_lists_published_articles_and_entities_only(client, corpus):
     index_root = ET.fromstring(client.get("/sitemap.xml").content)
     assert [s.findtext(f"{SITEMAP}loc") for s in index_root.findall(f"{SITEMAP}sitemap")] == [
         f"http://testserver/sitemap-{name}.xml"
-        for name in ("articles", "cities", "actors", "sources", "dates")]
+        for name in ("articles", "cities", "actors", "sources", "countries", "dates")]
 
     articles = sitemap_locs(client, "/sitemap-articles.xml")
     expected = sorted((corpus[k].pk, corpus[k]) for k in ("a1", "a2", "a3"))

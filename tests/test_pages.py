@@ -145,8 +145,32 @@ def test_markup_in_data_is_escaped(client, index):
 def test_404_pages_explain_in_readers_words(client, corpus):
     page = read(client.get("/cities/atlantis/"))
     assert "No City matches" not in page.visible  # Django's own wording stays hidden
-    assert "There is nothing at this address." in page.visible
+    assert "There is no city at this address." in page.visible
     page = read(client.get("/cities/?page=99"))
     assert "There is no such page: pages run from 1 to 1." in page.visible
     page = read(client.get(f"/articles/{corpus['draft'].slug}/"))
     assert "No published article has this address." in page.visible
+
+
+def test_countries_have_pages_and_cities_show_theirs(client, index):
+    moscow = f.city("Moscow")
+    ussr, russia = f.country("USSR"), f.country("Russia")
+    f.article("Miners march on the Kremlin", published=dt.date(1991, 3, 28), cities=[moscow],
+              countries=[ussr])
+    f.article("Pensioners rally", published=dt.date(2005, 1, 15), cities=[moscow], countries=[russia])
+    f.article("Secret draft", status="draft", cities=[moscow], countries=[f.country("Atlantis")])
+    page = read(client.get("/countries/"))
+    assert [text for text, href in page.links if href.startswith("/countries/") and href != "/countries/"] \
+        == ["Russia", "USSR"]
+    page = read(client.get("/countries/ussr/"))
+    assert ("h1", "USSR") in page.headings
+    assert ("Miners march on the Kremlin", "/articles/miners-march-on-the-kremlin/") in page.links
+    assert "Pensioners rally" not in page.visible
+    assert ("Moscow", "/cities/moscow/") in page.links  # most often reported with it
+    cities = read(client.get("/cities/"))
+    assert "Russia, USSR" in cities.visible  # the countries of its reports
+    assert "Russia, USSR" in read(client.get("/cities/moscow/")).visible
+    assert client.get("/countries/atlantis/").status_code == 404
+    data = client.get("/api/search/", {"country": "russia"}).json()
+    assert [r["title"] for r in data["results"]] == ["Pensioners rally"]
+    assert "Country: Russia" in read(client.get("/search/?country=russia")).visible

@@ -16,14 +16,17 @@ def corpus(index):
     astana = f.city("Astana", aliases=["Nur-Sultan"])
     tokayev = f.actor("Kassym-Jomart Tokayev", aliases=["Toqaev", "Tokaev"])
     dvk = f.actor("Democratic Choice of Kazakhstan", aliases=["DVK"], kind="organisation")
+    kz, kg = f.country("Kazakhstan"), f.country("Kyrgyzstan")
     a1 = f.article("Police detain protesters in Almaty", "Police detained dozens of protesters.",
                    published=dt.date(2019, 6, 10), source=rfe, cities=[almaty],
-                   actors=[tokayev], original_url="https://example.org/a1", record_id="r-1")
+                   actors=[tokayev], original_url="https://example.org/a1", record_id="r-1",
+                   countries=[kz])
     a2 = f.article("Rally in the capital", "Supporters of the DVK rallied against Toqaev.",
                    published=dt.date(2020, 2, 22), source=rfe, cities=[astana, almaty],
-                   actors=[tokayev, dvk])
+                   actors=[tokayev, dvk], countries=[kz])
     a3 = f.article("Court bans opposition movement", "The court banned the movement.",
-                   published=dt.date(2018, 3, 13), source=tass, cities=[astana], actors=[dvk])
+                   published=dt.date(2018, 3, 13), source=tass, cities=[astana], actors=[dvk],
+                   countries=[kz, kg])
     draft = f.article("Unreleased zeppelin report", "A draft about protesters and a zeppelin.",
                       status="draft", published=dt.date(2020, 3, 1), source=tass,
                       cities=[almaty], actors=[tokayev])
@@ -51,6 +54,7 @@ def test_result_shape(client, corpus):
         "source": {"slug": "rfe-rl", "name": "RFE/RL"},
         "cities": [{"slug": "almaty", "name": "Almaty"}],
         "actors": [{"slug": "kassym-jomart-tokayev", "name": "Kassym-Jomart Tokayev"}],
+        "country": "Kazakhstan",
         "snippet": "Police detained dozens of protesters.",
         "url": f"/articles/{corpus['a1'].slug}/", "original_url": "https://example.org/a1",
     }
@@ -62,6 +66,7 @@ def test_result_shape(client, corpus):
                    "count": 2, "selected": False},
                   {"value": "democratic-choice-of-kazakhstan",
                    "label": "Democratic Choice of Kazakhstan", "count": 1, "selected": False}],
+        "country": [{"value": "kazakhstan", "label": "Kazakhstan", "count": 2, "selected": False}],
         "year": [{"value": "2020", "label": "2020", "count": 1, "selected": False},
                  {"value": "2019", "label": "2019", "count": 1, "selected": False}],
     }
@@ -197,3 +202,20 @@ def test_undated_reports_come_last_in_both_date_orders(client, corpus):
     undated = f.article("Undated rally report", "Workers rallied; toqaev.", published=None)
     for params in ("?sort=oldest", "?sort=newest", "?q=toqaev&sort=oldest", "?q=toqaev&sort=newest"):
         assert get(client, params)["results"][-1]["slug"] == undated.slug, params
+
+
+def test_country_parameter_and_facet(client, corpus):
+    data = get(client, "?country=kyrgyzstan")
+    assert [r["title"] for r in data["results"]] == ["Court bans opposition movement"]
+    assert data["results"][0]["country"] == "Kazakhstan; Kyrgyzstan"
+    # Values of one parameter are ORed; the selected value stays in its facet with the others.
+    data = get(client, "?country=kyrgyzstan&country=kazakhstan")
+    assert data["count"] == 3
+    assert data["facets"]["country"] == [
+        {"value": "kazakhstan", "label": "Kazakhstan", "count": 3, "selected": True},
+        {"value": "kyrgyzstan", "label": "Kyrgyzstan", "count": 1, "selected": True},
+    ]
+    # ANDed with the other parameters.
+    assert get(client, "?country=kyrgyzstan&city=almaty")["count"] == 0
+    assert get(client, "?country=atlantis", status=400) == {
+        "errors": {"country": "There is no country “atlantis”."}}

@@ -8,7 +8,8 @@ import pytest
 from django.contrib.auth.models import Group, User
 
 from articles import search
-from articles.models import Actor, Article, LinkSuggestion, Merge
+from articles.kinds import KINDS, kind_of
+from articles.models import Actor, Article, City, LinkSuggestion, Merge
 
 from . import factories as f
 
@@ -263,40 +264,111 @@ def test_alias_candidates_decided_in_admin(client, curator):
     assert Actor.objects.count() == 2
 
 
+def _public_urls(client) -> list[str]:
+    """Every public URL a reader or a crawler can reach from the archive's own pages:
+    pages, entity lists, date pages, feeds, exports, the API and every sitemap section."""
+    urls = ["/", "/search/", "/api/search/", "/search/feed/", "/search/export.csv",
+            "/search/export.json", "/robots.txt", "/sitemap.xml", "/archive/2021/",
+            "/archive/2021/05/", "/search/?q=strike", "/api/search/?q=strike",
+            "/search/feed/?q=strike", "/search/export.json?q=strike"]
+    urls += [f"/{kind.path}/" for kind in KINDS.values()]
+    locs = re.compile(r"<loc>http://testserver(/[^<]+)</loc>")
+    for loc in locs.findall(client.get("/sitemap.xml").content.decode()):
+        urls.append(loc)
+        urls += locs.findall(client.get(loc).content.decode())
+    return list(dict.fromkeys(urls))
+
+
+def _text(response) -> str:
+    body = b"".join(response.streaming_content) if response.streaming else response.content
+    return body.decode().lower()
+
+
 def test_a_draft_leaks_through_no_public_url(client):
     secret = "Zanthoxylum"
     hidden_city = f.city("Secretville")
     hidden_actor = f.actor("Hidden Movement", kind="organisation")
+    hidden_country = f.country("Hiddenland")
     src = f.source("Quiet Gazette")
     twin_text = "Oil workers in Zhanaozen went on strike demanding higher wages from the company."
     public = f.article("Zhanaozen oil strike", twin_text, published=dt.date(2021, 5, 1))
     draft = f.article(f"{secret} strike", f"{twin_text} {secret}.", status="draft",
                       published=dt.date(2021, 5, 2), cities=[hidden_city], actors=[hidden_actor],
-                      source=src)
-    urls = [
-        "/", "/search/", "/search/?q=strike", "/search/?q=zhanaozen",
-        "/api/search/?q=strike", "/api/search/", "/search/feed/", "/search/feed/?q=strike",
-        "/search/export.csv", "/search/export.json", "/search/export.json?q=strike",
-        f"/api/articles/{public.slug}/", f"/articles/{public.slug}/", "/sitemap.xml",
-        "/sitemap-articles.xml", "/cities/", "/actors/", "/sources/", "/archive/2021/",
-        "/archive/2021/05/", f"/cities/{hidden_city.slug}/", f"/actors/{hidden_actor.slug}/",
-        f"/sources/{src.slug}/", "/search/?city=secretville", "/api/search/?actor=hidden-movement",
-    ]
+                      source=src, countries=[hidden_country])
+    names = [secret, "Secretville", "Hidden Movement", "Hiddenland", "Quiet Gazette", draft.slug]
+    urls = _public_urls(client) + [f"/articles/{public.slug}/", f"/api/articles/{public.slug}/"]
+    assert "/sitemap-articles.xml" in urls and f"/articles/{public.slug}/" in urls
     for url in urls:
         response = client.get(url)
         assert response.status_code == 200, url
-        body = b"".join(response.streaming_content) if response.streaming else response.content
-        text = body.decode().lower()
-        assert secret.lower() not in text, url
-        assert draft.slug not in text, url
+        text = _text(response)
+        for name in names:
+            assert name.lower() not in text, (url, name)
+    # The names' own pages and filters answer as if they did not exist.
+    for entity in (hidden_city, hidden_actor, hidden_country, src):
+        kind = kind_of(entity)
+        assert client.get(f"/{kind.path}/{entity.slug}/").status_code == 404
+        assert "no such" not in _text(client.get(f"/{kind.path}/{entity.slug}/"))
+        api = client.get("/api/search/", {kind.name: entity.slug})
+        assert api.status_code == 400
+        assert api.json() == {"errors": {kind.name: f"There is no {kind.name} “{entity.slug}”."}}
+        page = client.get("/search/", {kind.name: entity.slug}).content.decode()
+        assert entity.name not in page  # the slug typed is echoed back, never the name
     # Searching for the word itself finds nothing, anywhere.
     assert client.get("/api/search/", {"q": secret}).json()["count"] == 0
     assert secret.encode() not in b"".join(client.get("/search/export.json", {"q": secret}).streaming_content
                                            ).replace(f"q={secret}".encode(), b"")
-    # Facet counts count published reports only.
-    facets = client.get("/api/search/").json()["facets"]
-    assert all(item["label"] not in ("Secretville", "Hidden Movement", "Quiet Gazette")
-               for items in facets.values() for item in items)
     assert client.get(f"/articles/{draft.slug}/").status_code == 404
     assert client.get(f"/api/articles/{draft.slug}/").status_code == 404
     assert [r["slug"] for r in client.get(f"/api/articles/{public.slug}/").json()["related"]] == []
+
+    # Published, the report names them everywhere at once.
+    draft.status = "published"
+    draft.save()
+    facets = client.get("/api/search/").json()["facets"]
+    labels = {item["label"] for items in facets.values() for item in items}
+    assert {"Secretville", "Hidden Movement", "Hiddenland", "Quiet Gazette"} <= labels
+    for entity in (hidden_city, hidden_actor, hidden_country, src):
+        kind = kind_of(entity)
+        assert client.get(f"/{kind.path}/{entity.slug}/").status_code == 200
+        assert entity.name in client.get(f"/{kind.path}/").content.decode()
+        assert f"/{kind.path}/{entity.slug}/" in _public_urls(client)
+    assert client.get("/api/search/", {"q": secret}).json()["count"] == 1
+
+def test_a_city_in_several_countries_is_flagged_and_split(client, curator):
+    """Santiago names a place in Chile and another in the Dominican Republic: the admin flags
+    it; the curator moves the Dominican reports to a new city; nothing happens on its own."""
+    santiago = f.city("Santiago")
+    chile, dr = f.country("Chile"), f.country("Dominican Republic")
+    chilean = [f.article(f"Students march in Santiago {i}", cities=[santiago], countries=[chile])
+               for i in range(2)]
+    dominican = f.article("Drivers strike in Santiago", cities=[santiago], countries=[dr])
+    lonely = f.city("Valparaiso")
+    f.article("Dock strike", cities=[lonely], countries=[chile])
+    client.force_login(curator)
+    flagged = client.get("/admin/articles/city/", {"countries": "several"}).content.decode()
+    assert f"/admin/articles/city/{santiago.pk}/change/" in flagged
+    assert f"/admin/articles/city/{lonely.pk}/change/" not in flagged
+    assert "Chile, Dominican Republic" in flagged
+    assert "Santiago" in client.get("/cities/").content.decode()
+    # The action asks first: which reports, and the new city's name.
+    page = client.post("/admin/articles/city/", {"action": "split", "_selected_action": [santiago.pk]})
+    assert page.status_code == 200 and "Dominican Republic" in page.content.decode()
+    response = client.post("/admin/articles/city/", {
+        "action": "split", "_selected_action": [santiago.pk], "confirm": "1",
+        "name": "Santiago de los Caballeros", "countries": ["Dominican Republic"]})
+    assert response.status_code == 302
+    caballeros = City.objects.get(name="Santiago de los Caballeros")
+    assert list(dominican.cities.all()) == [caballeros]
+    assert all(list(a.cities.all()) == [santiago] for a in chilean)
+    assert search.match("city:caballeros").pks == [dominican.pk]
+    assert dominican.history.first().history_change_reason == \
+        "split: Santiago -> Santiago de los Caballeros"
+    flagged = client.get("/admin/articles/city/", {"countries": "several"}).content.decode()
+    assert f"/admin/articles/city/{santiago.pk}/change/" not in flagged
+    # A name that exists already is refused, naming the record.
+    response = client.post("/admin/articles/city/", {
+        "action": "split", "_selected_action": [santiago.pk], "confirm": "1",
+        "name": "valparaíso", "articles": [chilean[0].pk]})
+    assert "is already a name of the city Valparaiso" in response.content.decode()
+    assert list(chilean[0].cities.all()) == [santiago]

@@ -117,13 +117,22 @@ def _drain_quietly():
 
 
 def drain(*, batch: int = DRAIN_BATCH) -> int:
-    """Bring the index up to date with every queued article; return how many were handled."""
+    """Bring the index up to date with every queued article; return how many were handled.
+
+    An index that does not exist yet is built from the whole database first. A queue row is
+    deleted only once its work has reached the index: if writing fails, the rows stay.
+    """
     from articles.models import IndexQueue
 
-    if not IndexQueue.objects.exists():
-        return 0
     backend = get_backend()
     handled = 0
+    if not backend.exists():
+        with backend.writer_lock():
+            if not backend.exists():  # another writer may have built it meanwhile
+                logger.info("the search index did not exist: building it from the database")
+                handled = rebuild()
+    if not IndexQueue.objects.exists():
+        return handled
     with backend.writer_lock():
         while True:
             rows = list(IndexQueue.objects.order_by("pk").values_list("pk", "article_id")[:batch])

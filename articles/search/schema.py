@@ -8,13 +8,14 @@ run by `make run`).
 import hashlib
 import json
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 #: Fields a user may name in the query syntax (`city:almaty`), with their ranking weights.
 #: A match in a curated name counts double; the title is weighted like the body, as the
 #: ranking harness measured (bench/evaluate_ranking.py: title weights of 1.5 to 3 scored
 #: 0.89 to 0.85 nDCG@10 against 0.91 at 1.0, with BM25F B=0.4, K1=0.9).
-QUERY_FIELDS = {"title": 1.0, "body": 1.0, "source": 1.5, "city": 2.0, "actor": 2.0}
+QUERY_FIELDS = {"title": 1.0, "body": 1.0, "source": 1.5, "city": 2.0, "actor": 2.0,
+                "country": 2.0}
 #: BM25F parameters (Anserini's defaults, which suit short news and abstracts alike).
 BM25_B = 0.4
 BM25_K1 = 0.9
@@ -41,10 +42,12 @@ def article_document(article) -> dict:
         "source": NAME_SEPARATOR.join(_names(article.source)) if article.source else "",
         "city": NAME_SEPARATOR.join(n for c in article.cities.all() for n in _names(c)),
         "actor": NAME_SEPARATOR.join(n for a in article.actors.all() for n in _names(a)),
+        "country": NAME_SEPARATOR.join(n for c in article.countries.all() for n in _names(c)),
         "language": article.language,
         "published": article.published.isoformat() if article.published else "",
     }
-    doc["spell"] = " ".join([doc["title"], doc["body"], doc["source"], doc["city"], doc["actor"]])
+    doc["spell"] = " ".join([doc["title"], doc["body"], doc["source"], doc["city"], doc["actor"],
+                             doc["country"]])
     doc["stamp"] = hashlib.sha1(
         json.dumps([SCHEMA_VERSION, doc], sort_keys=True).encode()
     ).hexdigest()
@@ -56,5 +59,5 @@ def documents_queryset():
     from articles.models import Article
 
     return Article.objects.published().select_related("source").prefetch_related(
-        "source__aliases", "cities__aliases", "actors__aliases"
+        "source__aliases", "cities__aliases", "actors__aliases", "countries__aliases"
     )

@@ -112,6 +112,7 @@ def build_schema() -> Schema:
         source=TEXT(analyzer=analyzer),
         city=TEXT(analyzer=analyzer),
         actor=TEXT(analyzer=analyzer),
+        country=TEXT(analyzer=analyzer),
         spell=TEXT(analyzer=_spelling_analyzer(), phrase=False),
         language=ID(),
         published=ID(),
@@ -492,8 +493,10 @@ class WhooshBackend(SearchBackend):
             "source": doc["source"],
             "city": doc["city"],
             "actor": doc["actor"],
+            "country": doc.get("country", ""),
             "spell": doc.get("spell") or " ".join(
-                [doc["title"], doc["body"], doc["source"], doc["city"], doc["actor"]]),
+                [doc["title"], doc["body"], doc["source"], doc["city"], doc["actor"],
+                 doc.get("country", "")]),
             "language": doc["language"],
             "published": doc["published"],
         }
@@ -504,9 +507,8 @@ class WhooshBackend(SearchBackend):
             return
         with self.writer_lock():
             if not self.exists():
-                # Nothing to keep in step yet: the next rebuild_index writes everything.
-                logger.debug("search index not built yet; rebuild_index will include this")
-                return
+                # The caller keeps its queued work: `drain` builds the index first.
+                raise IndexUnavailable("the search index has not been built yet")
             ix = index.open_dir(str(self.path), indexname=INDEX_NAME)
             writer = ix.writer(timeout=LOCK_TIMEOUT)
             try:

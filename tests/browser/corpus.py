@@ -2,7 +2,7 @@
 
 Deterministic (a fixed random seed), spread over 2015-2020, many cities (so city facets are
 long enough for "show more" and the filter box), several sources and actors. Imported through
-`articles.importing.Importer`, so entities, aliases and the index are built the real way.
+`articles.ingest.Importer`, so entities, aliases and the index are built the real way.
 """
 
 import datetime as dt
@@ -98,7 +98,7 @@ def write_jsonl(path: Path, items: list[dict]) -> Path:
 
 def import_corpus(directory: Path, n: int = 300) -> None:
     """Import the generated corpus through the Importer (the index must already exist)."""
-    from articles.importing import Importer
+    from articles.ingest import Importer
 
     report = Importer().run([str(write_jsonl(directory / "corpus.jsonl", records(n)))])
     assert not report.failed, report.problems

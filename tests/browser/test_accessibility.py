@@ -32,7 +32,8 @@ PAGE_NAMES = [
     "home", "search", "search-query-filters", "search-facet-filter", "search-page-2",
     "search-no-results", "search-bad-parameter", "search-past-the-end", "article",
     "city-list", "city-list-filtered", "city", "actor-list", "actor", "source-list", "source",
-    "empty-entity", "archive-year", "archive-month", "archive-empty-year", "not-found",
+    "country-list", "country", "unpublished-entity", "archive-year", "archive-month",
+    "archive-empty-year", "not-found",
 ]
 
 
@@ -40,14 +41,14 @@ def page_paths() -> dict[str, str]:
     """One path per page type, chosen from what the loaded archive holds."""
     from django.db.models import Count
 
-    from articles.models import Actor, Article, City, Source
+    from articles.models import Actor, Article, City, Country, Source
     from tests import factories
 
-    empty = factories.city(name="Zhezkazgan", country="Kazakhstan")  # no reports at all
+    empty = factories.city(name="Zhezkazgan")  # no published report names it: not public
     published = Article.objects.published()
     newest = published.newest_first().first()
     top = {model: model.objects.annotate(n=Count("articles")).order_by("-n", "name").first()
-           for model in (City, Actor, Source)}
+           for model in (City, Actor, Source, Country)}
     word = "protest"
     paths = {
         "home": "/",
@@ -69,7 +70,9 @@ def page_paths() -> dict[str, str]:
         "actor": top[Actor].get_absolute_url(),
         "source-list": "/sources/",
         "source": top[Source].get_absolute_url(),
-        "empty-entity": empty.get_absolute_url(),
+        "country-list": "/countries/",
+        "country": top[Country].get_absolute_url(),
+        "unpublished-entity": empty.get_absolute_url(),
         "archive-year": f"/archive/{newest.published:%Y}/",
         "archive-month": f"/archive/{newest.published:%Y/%m}/",
         "archive-empty-year": f"/archive/{dt.date.today().year + 5}/",
@@ -167,7 +170,7 @@ LAYOUT_JS = """([longText, measure]) => {
 @pytest.mark.parametrize("name", PAGE_NAMES)
 def test_pages_answer_as_expected(crawl, name):
     record = crawl[name]
-    expected = 404 if name in ("not-found", "search-past-the-end") else 200
+    expected = 404 if name in ("not-found", "search-past-the-end", "unpublished-entity") else 200
     assert record["status"] == expected, record["path"]
 
 

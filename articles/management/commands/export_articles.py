@@ -1,6 +1,6 @@
 from django.core.management.base import BaseCommand, CommandError
 
-from articles.importing import export_queryset, export_record, write_csv, write_jsonl
+from articles.ingest import export_queryset, export_record, write_csv, write_jsonl
 
 
 class Command(BaseCommand):

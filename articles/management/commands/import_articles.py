@@ -2,7 +2,7 @@ import sys
 
 from django.core.management.base import BaseCommand, CommandError
 
-from articles.importing import BATCH_SIZE, FORMATS, Importer
+from articles.ingest import BATCH_SIZE, FORMATS, Importer
 
 from ._progress import Progress
 

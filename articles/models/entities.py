@@ -1,0 +1,229 @@
+"""Curated entities: sources, cities, actors and countries, each with aliases.
+
+Names and aliases are compared through `key` (see `text.normalize_name`): a key belongs to one
+entity of its kind, whether as its canonical name or as an alias. The database enforces the
+uniqueness within each table; `save()` and `clean()` check across the name and alias tables.
+
+An entity is *public* while at least one published article names it: the public never sees
+a name that only drafts mention (`Entity.objects.public()`).
+"""
+
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, models
+from django.db.models import Exists, OuterRef
+from django.urls import reverse
+from simple_history.models import HistoricalRecords
+
+from articles.text import make_slug, normalize_name
+
+
+class EntityQuerySet(models.QuerySet):
+    def public(self):
+        """Entities named by at least one published article."""
+        return self.filter(Exists(self.published_articles(OuterRef("pk"))))
+
+    def published_articles(self, entity):
+        """The published articles that name `entity` (a pk or an OuterRef)."""
+        relation = self.model._meta.get_field("articles")
+        articles = relation.related_model.objects.published()
+        return articles.filter(**{relation.field.name: entity})
+
+
+class Entity(models.Model):
+    name = models.CharField(max_length=400)
+    slug = models.SlugField(max_length=100, unique=True)
+    key = models.CharField(max_length=400, unique=True, editable=False)
+    history = HistoricalRecords(inherit=True)
+
+    objects = EntityQuerySet.as_manager()
+
+    alias_model: type["Alias"]
+    url_name: str
+
+    class Meta:
+        abstract = True
+        ordering = ["name"]
+
+    def __str__(self):
+        return self.name
+
+    def save(self, *args, **kwargs):
+        self.name = " ".join(self.name.split())
+        self.key = normalize_name(self.name)
+        if not self.slug:
+            self.slug = unique_slug(type(self), self.name)
+        # The key's uniqueness across names and aliases spans two tables: checked on every
+        # save, not only in forms (each table's own unique index holds the rest).
+        if self.alias_model.objects.filter(key=self.key).exclude(entity_id=self.pk).exists():
+            raise IntegrityError(f"{self.name!r} is already an alias of another {self._meta.verbose_name}")
+        super().save(*args, **kwargs)
+
+    def clean(self):
+        super().clean()
+        key = normalize_name(self.name)
+        if not key:
+            raise ValidationError({"name": "A name is required."})
+        clash = self.alias_model.objects.filter(key=key).exclude(entity_id=self.pk).first()
+        if clash:
+            raise ValidationError(
+                {"name": f"“{self.name}” is already an alias of {clash.entity.name}."}
+            )
+
+    def get_absolute_url(self):
+        return reverse(self.url_name, args=[self.slug])
+
+    @property
+    def all_names(self) -> list[str]:
+        return [self.name, *(a.name for a in self.aliases.all())]
+
+    @property
+    def is_public(self) -> bool:
+        return type(self).objects.published_articles(self.pk).exists()
+
+    @classmethod
+    def resolve(cls, name: str):
+        """The entity whose name or alias matches `name`, or None."""
+        key = normalize_name(name)
+        if not key:
+            return None
+        return (
+            cls.objects.filter(key=key).first()
+            or cls.objects.filter(aliases__key=key).first()
+        )
+
+
+class Alias(models.Model):
+    """Another spelling of an entity's name: transliteration, former name, abbreviation."""
+
+    name = models.CharField(max_length=400)
+    key = models.CharField(max_length=400, unique=True, editable=False)
+    history = HistoricalRecords(inherit=True)
+
+    class Meta:
+        abstract = True
+        ordering = ["name"]
+
+    def __str__(self):
+        return self.name
+
+    def save(self, *args, **kwargs):
+        self.name = " ".join(self.name.split())
+        self.key = normalize_name(self.name)
+        entity_model = type(self)._meta.get_field("entity").related_model
+        if entity_model.objects.filter(key=self.key).exists():
+            raise IntegrityError(f"{self.name!r} is the name of a {entity_model._meta.verbose_name}")
+        super().save(*args, **kwargs)
+
+    def clean(self):
+        super().clean()
+        key = normalize_name(self.name)
+        if not key:
+            raise ValidationError({"name": "An alias cannot be empty."})
+        entity_model = type(self)._meta.get_field("entity").related_model
+        owner = entity_model.objects.filter(key=key).first()
+        if owner and owner.pk != self.entity_id:
+            raise ValidationError({"name": f"“{self.name}” is the name of {owner.name}."})
+        if owner and owner.pk == self.entity_id:
+            raise ValidationError({"name": "This is already the canonical name."})
+        other = type(self).objects.filter(key=key).exclude(pk=self.pk).first()
+        if other:
+            raise ValidationError(
+                {"name": f"“{self.name}” is already an alias of {other.entity.name}."}
+            )
+
+
+def unique_slug(model, text: str, *, field: str = "slug", max_length: int = 80) -> str:
+    base = make_slug(text, max_length)
+    slug, n = base, 1
+    while model._default_manager.filter(**{field: slug}).exists():
+        n += 1
+        slug = f"{base}-{n}"
+    return slug
+
+
+class Source(Entity):
+    """A news outlet."""
+
+    homepage = models.URLField(blank=True)
+    url_name = "source-detail"
+
+    class Meta(Entity.Meta):
+        pass
+
+
+class SourceAlias(Alias):
+    entity = models.ForeignKey(Source, on_delete=models.CASCADE, related_name="aliases")
+
+    class Meta(Alias.Meta):
+        verbose_name_plural = "source aliases"
+
+
+class City(Entity):
+    """A place reports are about: usually a city, sometimes a region.
+
+    A city has no country of its own: each report records the countries it is about, and
+    the countries of a city are those of its reports (one name may stand for places in
+    several countries, and borders change: Moscow in the USSR, then in Russia).
+    """
+
+    url_name = "city-detail"
+
+    class Meta(Entity.Meta):
+        verbose_name_plural = "cities"
+
+
+class CityAlias(Alias):
+    entity = models.ForeignKey(City, on_delete=models.CASCADE, related_name="aliases")
+
+    class Meta(Alias.Meta):
+        verbose_name_plural = "city aliases"
+
+
+class Actor(Entity):
+    """A person or an organisation named in reports."""
+
+    class Kind(models.TextChoices):
+        PERSON = "person", "Person"
+        ORGANISATION = "organisation", "Organisation"
+        GROUP = "group", "Group"
+        INSTITUTION = "institution", "Institution"
+
+    kind = models.CharField(max_length=20, choices=Kind.choices, default=Kind.GROUP)
+    url_name = "actor-detail"
+
+    class Meta(Entity.Meta):
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(kind__in=["person", "organisation", "group", "institution"]),
+                name="actor_kind_valid",
+            )
+        ]
+
+
+class ActorAlias(Alias):
+    entity = models.ForeignKey(Actor, on_delete=models.CASCADE, related_name="aliases")
+
+    class Meta(Alias.Meta):
+        verbose_name_plural = "actor aliases"
+
+
+class Country(Entity):
+    """A country as records name it, the names of their time included (USSR, Yugoslavia)."""
+
+    url_name = "country-detail"
+
+    class Meta(Entity.Meta):
+        verbose_name_plural = "countries"
+
+
+class CountryAlias(Alias):
+    entity = models.ForeignKey(Country, on_delete=models.CASCADE, related_name="aliases")
+
+    class Meta(Alias.Meta):
+        verbose_name_plural = "country aliases"
+
+
+Source.alias_model = SourceAlias
+City.alias_model = CityAlias
+Actor.alias_model = ActorAlias
+Country.alias_model = CountryAlias
