@@ -165,11 +165,11 @@ def _resolve(params) -> _Resolved:
     if q:
         try:
             matched = search.match(q)
+            if matched.notices:
+                errors["q"] = " ".join(matched.notices)
         except search.QueryError as exc:
             errors["q"] = str(exc)
-            matched = _plain_words_fallback(q)
-            if matched is None:
-                q = ""
+            q = ""
         except search.IndexUnavailable:
             errors["q"] = "Full-text search is unavailable while the index is rebuilt; the " \
                           "filters were applied without the query."
@@ -188,18 +188,6 @@ def _resolve(params) -> _Resolved:
     return _Resolved(filterset, q, sort, errors, state, matched, ordered,
                      corrected=matched.corrected if matched else None,
                      dates={pk: dates[pk] for pk in ordered} if ordered is not None else None)
-
-
-def _plain_words_fallback(q: str):
-    """Search the bare words of a query the parser rejected, so the reader still gets results."""
-    words = "".join(ch if ch.isalnum() or ch.isspace() else " " for ch in q).split()
-    words = [w for w in words if w.upper() not in {"AND", "OR", "NOT", "TO"}]
-    if not words:
-        return None
-    try:
-        return search.match(" ".join(words))
-    except (search.QueryError, search.IndexUnavailable):
-        return None
 
 
 def _ordered_queryset(qs, sort: str):

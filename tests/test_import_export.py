@@ -6,7 +6,6 @@ import subprocess
 import sys
 import time
 from io import StringIO
-from pathlib import Path
 
 import pytest
 from django.core.management import call_command
@@ -313,8 +312,8 @@ def test_killed_import_leaves_consistent_state_and_rerun_completes(index, tmp_pa
     (["--format", "xml"], "invalid choice"),
     (["/no/such/file.jsonl"], "/no/such/file.jsonl: no such file"),
 ])
-def test_command_line_errors(args, message):
+def test_command_line_errors(args, message, index):
     result = subprocess.run([sys.executable, str(ROOT / "manage.py"), "import_articles", *args],
-                            cwd=ROOT, capture_output=True, text=True, env=subprocess_env(Path("/tmp/x")))
+                            cwd=ROOT, capture_output=True, text=True, env=subprocess_env(index))
     assert result.returncode != 0
     assert message in result.stderr

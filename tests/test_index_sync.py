@@ -174,3 +174,30 @@ def test_two_processes_writing_at_once_both_succeed(index):
     assert len(found("alpha")) == 8
     assert len(found("bravo")) == 8
     assert search.check().clean
+
+
+def test_an_index_written_by_another_version_is_replaced(index, client):
+    """An index whose stored schema names classes this code no longer has (written before
+    an upgrade) is reported as missing, not as a crash, and rebuilt on the next check."""
+    article = f.article("Miners strike", "Miners walked out.")
+    toc = next(index.glob("_articles_v*.toc"))
+    blob = toc.read_bytes()
+    toc.write_bytes(blob.replace(b"articles.search.whoosh.analysis", b"articles.search.whoosh.analysiX"))
+    search.reset_backend()
+    assert client.get("/api/search/", {"q": "miners"}).status_code == 400  # unavailable, said
+    drift = search.check()
+    assert drift.index_missing
+    assert manage("rebuild_index", "--if-stale", env=subprocess_env(index)).returncode == 0
+    search.reset_backend()
+    assert search.match("miners").pks == [article.pk]
+    assert search.check().clean
+    # A write that finds it unreadable rebuilds it too, its own change included.
+    toc = next(index.glob("_articles_v*.toc"))
+    toc.write_bytes(toc.read_bytes().replace(b"articles.search.whoosh.analysis",
+                                             b"articles.search.whoosh.analysiX"))
+    search.reset_backend()
+    article.title = "Miners strike renewed"
+    article.save()
+    search.reset_backend()
+    assert search.match("renewed").pks == [article.pk]
+    assert search.check().clean

@@ -9,7 +9,7 @@ import threading
 import pytest
 
 from articles.search.base import IndexUnavailable, QueryError
-from articles.search.whoosh_backend import WhooshBackend
+from articles.search.whoosh import WhooshBackend
 
 BACKENDS = [WhooshBackend]
 

@@ -6,7 +6,7 @@ import datetime as dt
 import pytest
 
 from articles import search
-from articles.search.whoosh_backend import minimum_should_match
+from articles.search.query import minimum_should_match
 
 from . import factories as f
 from .html import read

@@ -34,7 +34,7 @@ def get_backend() -> SearchBackend:
     global _backend
     with _backend_lock:
         if _backend is None or getattr(_backend, "path", None) != settings.ARCHIVE_INDEX_DIR:
-            from .whoosh_backend import WhooshBackend
+            from .whoosh import WhooshBackend
 
             _backend = WhooshBackend(settings.ARCHIVE_INDEX_DIR)
         return _backend
@@ -126,10 +126,11 @@ def drain(*, batch: int = DRAIN_BATCH) -> int:
 
     backend = get_backend()
     handled = 0
-    if not backend.exists():
+    if not backend.readable():
         with backend.writer_lock():
-            if not backend.exists():  # another writer may have built it meanwhile
-                logger.info("the search index did not exist: building it from the database")
+            if not backend.readable():  # another writer may have built it meanwhile
+                logger.info("the search index is missing or unreadable: building it from the "
+                            "database")
                 handled = rebuild()
     if not IndexQueue.objects.exists():
         return handled
@@ -182,12 +183,15 @@ def check(*, repair: bool = False) -> Drift:
 
     backend = get_backend()
     drift = Drift(queued=IndexQueue.objects.count())
-    if not backend.exists():
+    try:
+        indexed = backend.stamps() if backend.exists() else None
+    except IndexUnavailable:
+        indexed = None  # written by another version: as good as missing
+    if indexed is None:
         drift.index_missing = True
         if repair:
             rebuild()
         return drift
-    indexed = backend.stamps()
     expected = {
         doc["pk"]: doc["stamp"]
         for doc in map(article_document, documents_queryset().order_by("pk").iterator(1000))

@@ -28,12 +28,18 @@ class TextMatches:
     corrected: str | None = None
     #: the query as the engine understood it, for debugging and the page's "searched for"
     parsed: str = ""
+    #: parts of the query that were capped or read differently, said to the reader
+    notices: list[str] = field(default_factory=list)
 
 
 class SearchBackend(ABC):
     @abstractmethod
     def exists(self) -> bool:
         """True when an index of the current schema version is present."""
+
+    def readable(self) -> bool:
+        """True when the index is present and this code can read it."""
+        return self.exists()
 
     @abstractmethod
     def match(self, q: str, *, names=None) -> TextMatches:

@@ -8,7 +8,7 @@ run by `make run`).
 import hashlib
 import json
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 
 #: Fields a user may name in the query syntax (`city:almaty`), with their ranking weights.
 #: A match in a curated name counts double; the title is weighted like the body, as the

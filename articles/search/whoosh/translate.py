@@ -1,0 +1,137 @@
+"""A query plan (`articles.search.query`) in Whoosh's terms.
+
+Words are analysed as the index analyses them (stemmed, stop words dropped). Prefixes,
+wildcards and fuzzy terms are expanded here against the index's vocabulary, keeping the
+terms most documents hold, within the plan's limits, so that no query can ask Whoosh to
+score thousands of terms.
+"""
+
+import fnmatch
+import heapq
+import itertools
+
+from whoosh import query as wq
+
+from .. import query as q
+from ..schema import QUERY_FIELDS
+
+#: Vocabulary entries read at most per prefix, wildcard or fuzzy term.
+SCAN_LIMIT = 20_000
+
+
+class Translator:
+    def __init__(self, schema, reader):
+        self.analyzer = schema["body"].analyzer
+        self.reader = reader
+        self.expanded = 0
+        self.notices: list[str] = []
+
+    # ------------------------------------------------------------------ words
+
+    def terms_of(self, text: str) -> list[str]:
+        """`text` analysed as the text fields analyse it (stemmed, stop words removed)."""
+        return [t.text for t in self.analyzer(text, mode="query")]
+
+    @staticmethod
+    def fields(fieldname):
+        return {fieldname: QUERY_FIELDS[fieldname]} if fieldname else QUERY_FIELDS
+
+    def term(self, text: str, fieldname=None):
+        terms = self.terms_of(text)
+        if not terms:
+            return None  # a stop word
+        if len(terms) > 1:  # "U.S.-backed": its words in order
+            return self.phrase(terms, fieldname, analysed=True)
+        return wq.Or([wq.Term(f, terms[0], boost=w) for f, w in self.fields(fieldname).items()])
+
+    def phrase(self, words, fieldname=None, *, slop=0, analysed=False):
+        terms = list(words) if analysed else [t for w in words for t in self.terms_of(w)]
+        if not terms:
+            return None
+        if len(terms) == 1:
+            return wq.Or([wq.Term(f, terms[0], boost=w) for f, w in self.fields(fieldname).items()])
+        # Whoosh's slop 1 is "adjacent"; the plan's slop counts the words allowed between.
+        return wq.Or([wq.Phrase(f, terms, slop=1 + slop, boost=w)
+                      for f, w in self.fields(fieldname).items()])
+
+    # ------------------------------------------------------------ expansions
+
+    def _budget(self) -> int:
+        return max(0, min(q.MAX_EXPANSIONS, q.MAX_TOTAL_EXPANSIONS - self.expanded))
+
+    def _best(self, fieldname: str, candidates) -> list[str]:
+        """The candidates most documents hold, within the query's expansion budget."""
+        budget = self._budget()
+        if not budget:
+            return []
+        scanned = itertools.islice(candidates, SCAN_LIMIT)
+        best = heapq.nlargest(budget, scanned, key=lambda t: self.reader.doc_frequency(fieldname, t))
+        self.expanded += len(best)
+        return best
+
+    def _expand(self, label: str, fieldname, candidates_for):
+        clauses = []
+        for f, weight in self.fields(fieldname).items():
+            for term in self._best(f, candidates_for(f)):
+                clauses.append(wq.Term(f, term, boost=weight))
+        if self.expanded >= q.MAX_TOTAL_EXPANSIONS:
+            self.notices.append(f"“{label}” matches many words; only the most common "
+                                f"{q.MAX_TOTAL_EXPANSIONS} of all expansions were searched.")
+        return wq.Or(clauses) if clauses else wq.NullQuery
+
+    def prefix(self, node: q.Prefix):
+        text = node.text.lower()
+        return self._expand(f"{text}*", node.field, lambda f: (
+            t.decode() if isinstance(t, bytes) else t for t in self.reader.expand_prefix(f, text)))
+
+    def wildcard(self, node: q.Wildcard):
+        pattern = node.pattern.lower()
+        literal = pattern.split("*")[0].split("?")[0]
+
+        def candidates(f):
+            for t in self.reader.expand_prefix(f, literal):
+                t = t.decode() if isinstance(t, bytes) else t
+                if fnmatch.fnmatchcase(t, pattern):
+                    yield t
+
+        return self._expand(pattern, node.field, candidates)
+
+    def fuzzy(self, node: q.Fuzzy):
+        stems = self.terms_of(node.text) or [node.text.lower()]
+        return self._expand(f"{node.text}~{node.distance}", node.field, lambda f: (
+            t.decode() if isinstance(t, bytes) else t
+            for t in self.reader.terms_within(f, stems[0], node.distance, prefix=1)))
+
+    # ------------------------------------------------------------------- trees
+
+    def node(self, node):
+        if isinstance(node, q.Term):
+            return self.term(node.text, node.field)
+        if isinstance(node, q.Phrase):
+            return self.phrase(node.words, node.field, slop=node.slop)
+        if isinstance(node, q.Prefix):
+            return self.prefix(node)
+        if isinstance(node, q.Wildcard):
+            return self.wildcard(node)
+        if isinstance(node, q.Fuzzy):
+            return self.fuzzy(node)
+        if isinstance(node, q.Not):
+            child = self.node(node.child)
+            return wq.Not(child) if child is not None else None
+        children = [c for c in map(self.node, node.children) if c is not None]
+        if not children:
+            return None
+        if len(children) == 1:
+            return children[0]
+        return wq.And(children) if isinstance(node, q.And) else wq.Or(children)
+
+    def unit(self, unit: q.Unit):
+        alternatives = [self.phrase(a, slop=q.NAME_SLOP) for a in unit.alternatives]
+        alternatives = [a for a in alternatives if a is not None]
+        if not alternatives:
+            return None
+        return alternatives[0] if len(alternatives) == 1 else wq.Or(alternatives)
+
+    def units(self, plan: q.Plan) -> list:
+        """The plan's units as Whoosh queries (stop words dropped)."""
+        return [u for u in map(self.unit, plan.units) if u is not None]
