@@ -24,6 +24,9 @@ file being renamed, mailed or merged with others:
   UTF-8 byte-order mark so that spreadsheets read Cyrillic names correctly (the archive's
   own import tolerates it), and lists are joined with `;`. The record columns come first
   and the extra columns are ignored by `import_articles`, so a CSV export can be imported.
+  A cell a spreadsheet would run as a formula (starting with `=`, `+`, `-`, `@`, a tab or a
+  carriage return: OWASP's CSV-injection rule) is written with a leading `'`, as is a cell
+  that starts with `'` itself; `import_articles` removes that quote again.
 
 `query` is the search's query string as applied (`q=toqaev&city=almaty`): the archive's
 URL + `search/?` + `query` reproduces the search. `exported` is UTC ISO 8601.
@@ -41,7 +44,8 @@ from django.views.decorators.http import require_safe
 
 from . import search, selectors
 from .filters import KNOWN_PARAMS, PAGING_PARAMS
-from .ingest import LIST_SEPARATOR, export_record
+from .ingest import export_record
+from .ingest.export import csv_cell
 from .models import Article
 from .text import make_slug
 
@@ -134,11 +138,7 @@ def export_csv(request):
         yield "\ufeff" + take()
         for article in articles:
             data = record(article, request)
-            writer.writerow([
-                LIST_SEPARATOR.join(value) if isinstance(value, list)
-                else "" if value is None else value
-                for value in (data[key] for key in RECORD_FIELDS)
-            ] + meta)
+            writer.writerow([csv_cell(data[key]) for key in RECORD_FIELDS] + [csv_cell(m) for m in meta])
             yield take()
 
     return _attachment(_buffered(rows()), "text/csv; charset=utf-8; header=present",

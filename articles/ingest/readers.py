@@ -9,7 +9,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from .cleaning import clean_text
-from .records import LIST_SEPARATOR, RecordError
+from .records import LIST_SEPARATOR, RecordError, from_spreadsheet
 
 #: CSV columns that hold lists joined with `;` (`country` may hold several countries).
 LIST_COLUMNS = ("cities", "actors", "country", "ids")
@@ -92,10 +92,11 @@ def _read_csv(path: Path):
             if len(row) != len(header):
                 yield where, RecordError(f"expected {len(header)} columns, found {len(row)}")
                 continue
-            record = dict(zip(header, row, strict=True))
+            record = {key: from_spreadsheet(cell) for key, cell in zip(header, row, strict=True)}
             for key in LIST_COLUMNS:
                 if key in record:
-                    record[key] = [v.strip() for v in record[key].split(LIST_SEPARATOR) if v.strip()]
+                    record[key] = [from_spreadsheet(v.strip()) for v in record[key].split(LIST_SEPARATOR)
+                                   if v.strip()]
             for key in ("published", "url", "id", "source", "status"):
                 if record.get(key) == "":
                     record[key] = None

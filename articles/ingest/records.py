@@ -18,6 +18,21 @@ RECORD_FIELDS = ("id", "title", "body", "published", "source", "cities", "actors
                  "url", "language", "status", "ids")
 
 
+#: A cell starting with one of these is run as a formula by spreadsheets (OWASP's CSV
+#: injection list); a leading quote is escaped too, so that reading undoes writing exactly.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r", "'")
+
+
+def spreadsheet_safe(text: str) -> str:
+    """A CSV cell no spreadsheet runs: `=HYPERLINK(...)` is written `'=HYPERLINK(...)`."""
+    return "'" + text if text.startswith(FORMULA_STARTS) else text
+
+
+def from_spreadsheet(text: str) -> str:
+    """The cell as it was before `spreadsheet_safe`."""
+    return text[1:] if text.startswith("'") and text[1:].startswith(FORMULA_STARTS) else text
+
+
 class RecordError(ValueError):
     """A record that cannot be imported; the message says why."""
 
