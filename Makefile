@@ -22,7 +22,7 @@ run: install
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py seed_if_empty
 	$(PY) manage.py rebuild_index --if-stale
-	$(VENV)/bin/gunicorn archive.wsgi:application --bind $(HOST):$(PORT) --workers $(WORKERS) --access-logfile - --graceful-timeout 10
+	$(VENV)/bin/gunicorn archive.wsgi:application -c archive/gunicorn.conf.py --bind $(HOST):$(PORT) --workers $(WORKERS)
 
 # Test-only npm tools for the browser tests, in the git-ignored .venv/node: axe-core and the
 # Nu HTML Checker (vnu.jar, run with the machine's java; --ignore-scripts: its postinstall

@@ -34,5 +34,6 @@ urlpatterns = [
          name="django.contrib.sitemaps.views.sitemap"),
 ]
 
+handler400 = "articles.views.bad_request"
 handler404 = "articles.views.not_found"
 handler500 = "articles.views.server_error"

@@ -63,6 +63,7 @@ class EntityAdmin(SimpleHistoryAdmin):
     search_fields = ["name", "aliases__name"]
     prepopulated_fields = {"slug": ["name"]}
     list_display = ["name", "slug", "alias_list", "report_count"]
+    ordering = ["name", "pk"]
     actions = ["merge_selected"]
     relation: str
 

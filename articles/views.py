@@ -181,5 +181,13 @@ def _reader_message(exception) -> str:
     return str(exception) if isinstance(exception, NotFound) else ""
 
 
+def bad_request(request, exception=None):
+    if request.path.startswith("/api/"):
+        from django.http import JsonResponse
+
+        return JsonResponse({"errors": {"request": "The request could not be read."}}, status=400)
+    return render(request, "400.html", status=400)
+
+
 def server_error(request):
     return render(request, "500.html", status=500)
