@@ -82,6 +82,14 @@ def test_one_news_article_told_for_three_events_is_one_article(index, tmp_path, 
     assert exported["country"] == "France"
 
 
+def test_duplicates_merge_across_batches_too(index, tmp_path):
+    path = write(tmp_path / "mm.jsonl", records_by_id("mm-2201992003", "mm-2201992005", "mm-2201992006"))
+    code, out, err = command("import_articles", path, "--batch-size", "1")
+    assert (code, err) == (0, "")
+    assert "created 1, updated 0, unchanged 0, merged 2, failed 0" in out
+    assert Article.objects.get().origins.count() == 3
+
+
 def test_a_changed_record_changes_only_what_it_changed(index, tmp_path):
     a, b = records_by_id("mm-2201992005", "mm-2201992006")
     path = write(tmp_path / "mm.jsonl", [a, b])

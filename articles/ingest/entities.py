@@ -69,7 +69,9 @@ def resolve(kind: Kind, names: Iterable[str], *, create: bool, reason: str) -> d
             found.update({key: -1 for key in missing})
             return found
         slugs = free_slugs(kind.model, missing)
-        objs = [kind.model(name=name, key=key, slug=slugs[key]) for key, name in missing.items()]
+        # In key order: two imports inserting the same names lock them in the same order
+        # (PostgreSQL would otherwise find them deadlocked on each other's rows).
+        objs = [kind.model(name=name, key=key, slug=slugs[key]) for key, name in sorted(missing.items())]
         kind.model.objects.bulk_create(objs, ignore_conflicts=True)
         created = list(kind.model.objects.filter(key__in=list(missing)))
         ours = [e for e in created if e.slug == slugs[e.key] and e.name == missing[e.key]]

@@ -6,14 +6,17 @@ that was committed is never redone; a process killed part-way leaves a consisten
 whose queued index work the next run (or `check_index --repair`) completes, and re-running
 the import skips what is already there. Bad records are reported with file and line and
 skipped. Nothing is cached from one transaction to the next except near-duplicate hashes of
-committed batches, so imports may run side by side with each other and with curators.
+committed batches, so imports may run side by side with each other and with curators: the
+batches of concurrent imports take turns (`_take_turns`), a name or slug that a curator took
+meanwhile makes the batch plan again, and the result is the one of importing one file after
+the other.
 """
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, OperationalError, connection, transaction
 from django.utils import timezone
 
 from articles import search
@@ -123,6 +126,10 @@ class Importer:
             except (IntegrityError, ImportConflict) as exc:
                 # A concurrent writer took a key, a slug or a record id: plan again.
                 error = exc
+            except OperationalError as exc:
+                if not _transient(exc):
+                    raise
+                error = exc  # a deadlock or serialization failure: PostgreSQL rolled back
         if len(batch) == 1:
             self._fail(batch[0].where, f"could not be stored: {error}")
             return
@@ -132,6 +139,7 @@ class Importer:
     def _transaction(self, batch: list[Record]) -> Plan:
         try:
             with transaction.atomic():
+                _take_turns()
                 plan = self._apply(batch)
                 if self.dry_run:
                     transaction.set_rollback(True)
@@ -182,10 +190,9 @@ class Importer:
             article.slug = slugs[str(i)]
             article.fingerprint = _fingerprint(article)
             article.simhash = simhash(article.body)
-        Article.objects.bulk_create([c.article for c in changes], batch_size=500)
-        for change in changes:
-            for origin in change.origins:
-                origin.article = change.article
+        # In slug order, so concurrent imports take unique slugs' locks in one order.
+        Article.objects.bulk_create(sorted((c.article for c in changes), key=lambda a: a.slug),
+                                    batch_size=500)
 
     def _update(self, changes: list[Change]):
         now = timezone.now()
@@ -211,6 +218,25 @@ class Importer:
                 [through(article_id=c.article.pk, **{column: other})
                  for c in changes for other in c.links[kind.name] - c.before.get(kind.name, set())],
                 batch_size=1000, ignore_conflicts=True)
+
+
+#: Any constant: the PostgreSQL advisory lock the batches of concurrent imports take turns on.
+IMPORT_LOCK = 0x41524348  # "ARCH"
+
+
+def _take_turns():
+    """Batches of imports running at once take turns, so that one batch sees the other's
+    articles (an exact duplicate in the other file merges, as it would one after the other).
+    SQLite's write transactions take turns already; PostgreSQL's need a lock for it."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [IMPORT_LOCK])
+
+
+def _transient(exc: OperationalError) -> bool:
+    """A PostgreSQL deadlock or serialization failure, or SQLite's "database is locked"."""
+    code = getattr(exc.__cause__, "sqlstate", None)
+    return code in ("40P01", "40001") or "database is locked" in str(exc)
 
 
 def _fingerprint(article: Article) -> str:

@@ -104,9 +104,10 @@ class Planner:
             self.plan.changes.append(change)
         return self.by_article[article.pk]
 
-    def _origin(self, record: Record, record_id: str, origin: Origin | None = None) -> Origin:
+    def _origin(self, record: Record, record_id: str, article: Article,
+                origin: Origin | None = None) -> Origin:
         """The origin row for one of the record's ids, as the record gives it now."""
-        origin = origin or Origin(record_id=record_id)
+        origin = origin or Origin(record_id=record_id, article=article)
         origin.fingerprint = record.fingerprint
         origin.source = record.source
         origin.cities, origin.actors = record.cities, record.actors
@@ -142,7 +143,7 @@ class Planner:
         )
         links = {kind.name: self._ids(kind.name, record.names(kind.record_field)) for kind in LINKED}
         change = Change(article=article, new=True, links=links, reason=record.reason,
-                        origins=[self._origin(record, i) for i in record.ids])
+                        origins=[self._origin(record, i, article) for i in record.ids])
         self.new_by_print[record.fingerprint] = change
         self.plan.changes.append(change)
         self.plan.counts["created"] += 1
@@ -167,7 +168,7 @@ class Planner:
                     f"{record.where}: merged into {label} (same title, text and date); its "
                     f"{attr.replace('_id', '').replace('original_', '')} {given!r} differs from "
                     f"the article's and is kept with the record's origin")
-        new_origins = [self._origin(record, i) for i in record.ids if i not in self.origins]
+        new_origins = [self._origin(record, i, article) for i in record.ids if i not in self.origins]
         change.origins += new_origins
         if new_origins or change.links != before:
             self.plan.counts["merged"] += 1
@@ -205,8 +206,8 @@ class Planner:
             changed = changed or old != new
         new_ids = [i for i in record.ids if i not in self.origins]
         for record_id in new_ids:
-            change.origins.append(self._origin(record, record_id))
-        stale = self._origin(record, origin.record_id, origin) if changed else None
+            change.origins.append(self._origin(record, record_id, article))
+        stale = self._origin(record, origin.record_id, article, origin) if changed else None
         if stale is not None and stale not in change.origins:
             change.origins.append(stale)
         if changed or new_ids:
