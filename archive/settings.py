@@ -88,6 +88,8 @@ def env_database(name: str, default: str) -> dict:
         _fail(f"{name}={url!r} is not a database URL ({exc})")
     if not config.get("NAME"):
         _fail(f"{name}={url!r}: name the database, e.g. postgres://postgres@127.0.0.1:5432/archive")
+    # Per process, so two test runs against one server never share a test database.
+    config["TEST"] = {"NAME": f"test_{config['NAME']}_{os.getpid()}"}
     return config
 
 
@@ -254,6 +256,9 @@ SESSION_COOKIE_HTTPONLY = True
 CSRF_COOKIE_HTTPONLY = True
 # Search URLs can carry many repeated filters; keep Django's limit but make it explicit.
 DATA_UPLOAD_MAX_NUMBER_FIELDS = 1000
+# A report's text may hold up to a million characters (up to 4 MB in UTF-8): requests up to
+# 16 MB reach the form, which says what is too long and keeps the curator's edit.
+DATA_UPLOAD_MAX_MEMORY_SIZE = 16 * 1024 * 1024
 #: Longer query strings are answered 414 by the archive itself (gunicorn lets them through:
 #: archive/gunicorn.conf.py).
 MAX_QUERY_STRING = 32 * 1024

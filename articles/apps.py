@@ -5,7 +5,7 @@ from django.db.models.signals import post_migrate
 def _ensure_roles(sender, **kwargs):
     from django.contrib.auth.models import Group, Permission
 
-    from .roles import ensure_roles
+    from .curation.roles import ensure_roles
 
     ensure_roles(Group, Permission)
 

@@ -7,6 +7,8 @@ import unicodedata
 from django.utils.text import slugify
 
 _SPACE = re.compile(r"\s+")
+#: Hyphens and dashes, dots and spaces all separate words alike in a name's key.
+_SEPARATORS = re.compile(r"[\s.\-\u2010-\u2015\u2212]+")
 
 # Cyrillic (Russian and Kazakh letters) to Latin, for readable ASCII slugs only.
 _CYRILLIC = dict(
@@ -22,14 +24,16 @@ _CYRILLIC = dict(
 
 
 def normalize_name(value: str) -> str:
-    """The key under which names and aliases are compared: case- and accent-insensitive.
+    """The key under which names and aliases are compared: case-, accent- and
+    separator-insensitive.
 
-    "Toqáev", "TOQAEV" and " toqaev " all give "toqaev". Letters of other scripts are kept
-    (case-folded), so "Токаев" stays distinct from its Latin spellings: those are aliases.
+    "Toqáev", "TOQAEV" and " toqaev " all give "toqaev"; "Alma-Ata", "Alma Ata" and
+    "alma.ata" all give "alma ata". Letters of other scripts are kept (case-folded), so
+    "Токаев" stays distinct from its Latin spellings: those are aliases.
     """
     decomposed = unicodedata.normalize("NFKD", value or "")
     stripped = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
-    return _SPACE.sub(" ", unicodedata.normalize("NFC", stripped).casefold()).strip()
+    return _SEPARATORS.sub(" ", unicodedata.normalize("NFC", stripped).casefold()).strip()
 
 
 def make_slug(value: str, max_length: int = 80) -> str:

@@ -66,8 +66,14 @@ def test_two_imports_at_once_equal_one_after_the_other(index, tmp_path):
         assert "failed 0" in out, err
     sequential = export()
     assert len(concurrent) == len(sequential) > 1500
-    key = lambda r: (r["id"] or "", r["title"])  # noqa: E731
-    assert sorted(concurrent, key=key) == sorted(sequential, key=key)
+    assert sorted(map(same_article, concurrent)) == sorted(map(same_article, sequential))
+
+
+def same_article(record: dict) -> str:
+    """A record as the archive holds it, whichever of its merged records came first."""
+    ids = sorted(record.pop("ids", None) or [record["id"]])
+    record.pop("id")
+    return json.dumps({**record, "ids": ids}, sort_keys=True)
 
 
 SAVER = """

@@ -20,8 +20,10 @@ PRODUCTION = {"SECRET_KEY": "x" * 20 + "production-secret-key-of-enough-length-4
 
 
 def clean_env(**extra) -> dict:
+    # (DJANGO_ALLOW_ASYNC_UNSAFE is the browser tests' own, never a deployment's.)
     env = {k: v for k, v in os.environ.items()
-           if k not in ("DATABASE_URL", "ARCHIVE_INDEX_DIR", "HTTPS", "TRUSTED_PROXIES")}
+           if k not in ("DATABASE_URL", "ARCHIVE_INDEX_DIR", "HTTPS", "TRUSTED_PROXIES",
+                        "DJANGO_ALLOW_ASYNC_UNSAFE")}
     return {**env, **extra}
 
 

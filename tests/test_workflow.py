@@ -9,7 +9,7 @@ from django.contrib.auth.models import Group, User
 
 from articles import search
 from articles.kinds import KINDS, kind_of
-from articles.models import Actor, Article, City, LinkSuggestion, Merge
+from articles.models import Actor, Article, City, GenericName, LinkSuggestion, Merge
 
 from . import factories as f
 
@@ -96,27 +96,38 @@ def test_repeated_failed_logins_lock_the_account_out(client, curator):
 
 def test_contributor_adds_a_draft_but_cannot_publish(client, contributor):
     client.force_login(contributor)
-    response = client.post("/admin/articles/article/add/", {
-        "title": "Secret zebra report", "slug": "secret-zebra-report", "status": "published",
-        "published": "2020-06-10", "language": "en", "body": "A zebra crossing protest.",
-        "original_url": "",
-    })
+    new = {"title": "Secret zebra report", "slug": "secret-zebra-report", "status": "published",
+           "published": "2020-06-10", "language": "en", "body": "A zebra crossing protest.",
+           "original_url": ""}
+    # A forged status is refused with a message, and nothing is saved.
+    response = client.post("/admin/articles/article/add/", new)
+    assert response.status_code == 200
+    assert "Select a valid choice. published is not one of the available choices." in \
+        response.content.decode()
+    assert not Article.objects.filter(slug="secret-zebra-report").exists()
+    response = client.post("/admin/articles/article/add/", {**new, "status": "draft"})
     assert response.status_code == 302, response.content.decode()[:3000]
     article = Article.objects.get(slug="secret-zebra-report")
-    assert article.status == "draft"  # the forged status was ignored
+    assert article.status == "draft"
     assert found("zebra") == []
-    # Editing the draft keeps it a draft, whatever is posted.
+    # Editing the draft: it may go to review, never to published.
     response = client.post(f"/admin/articles/article/{article.pk}/change/",
                            article_form(article, status="published", title="Secret zebra report v2"))
+    assert response.status_code == 200
+    article.refresh_from_db()
+    assert (article.title, article.status) == ("Secret zebra report", "draft")
+    response = client.post(f"/admin/articles/article/{article.pk}/change/",
+                           article_form(article, status="review", title="Secret zebra report v2"))
     assert response.status_code == 302
     article.refresh_from_db()
-    assert (article.title, article.status) == ("Secret zebra report v2", "draft")
+    assert (article.title, article.status) == ("Secret zebra report v2", "review")
+    assert found("zebra") == []  # ready for review is not published
     # No publish action offered, and a forged one is refused.
     changelist = client.get("/admin/articles/article/").content.decode()
     assert 'value="publish"' not in changelist
     client.post("/admin/articles/article/", {"action": "publish", "_selected_action": [article.pk]})
     article.refresh_from_db()
-    assert article.status == "draft"
+    assert article.status == "review"
     # Published articles are read-only for contributors.
     live = f.article("Live report", "Text.")
     assert client.post(f"/admin/articles/article/{live.pk}/change/",
@@ -199,25 +210,32 @@ def test_history_is_viewable_and_revertible(client, curator):
     assert found("original") == [a.pk]
 
 
-def test_suggestions_accept_and_reject(client, curator):
+def test_suggestions_are_decided_inside_the_form_without_losing_edits(client, curator):
     almaty = f.city("Almaty", aliases=["Alma-Ata"])
     dvk = f.actor("Democratic Choice of Kazakhstan", aliases=["DVK"], kind="organisation")
+    f.actor("police")
+    GenericName.objects.get_or_create(name="Police")  # curators' list: never proposed
     a = f.article("Rally", "Supporters of the DVK gathered in Alma-Ata. Police detained them.")
     client.force_login(curator)
     page = client.get(f"/admin/articles/article/{a.pk}/change/").content.decode()
-    assert "Suggested links (2)" in page
-    assert "Supporters of the DVK gathered in Alma-Ata." in page
-    city_s = LinkSuggestion.objects.get(article=a, kind="city")
-    actor_s = LinkSuggestion.objects.get(article=a, kind="actor")
-    client.post(f"/admin/articles/article/{a.pk}/suggestions/{city_s.pk}/accept/")
-    client.post(f"/admin/articles/article/{a.pk}/suggestions/{actor_s.pk}/reject/")
+    assert "Suggested links" in page
+    assert "City: Almaty — “Supporters of the DVK gathered in Alma-Ata.”" in page
+    assert "Actor: Democratic Choice of Kazakhstan" in page and "Actor: police" not in page
+    assert not LinkSuggestion.objects.exists()  # showing the page writes nothing
+    # One save: an edited title, one suggestion linked, one rejected.
+    response = client.post(f"/admin/articles/article/{a.pk}/change/", article_form(
+        a, title="Rally in Almaty", accept_suggestions=[f"city:{almaty.pk}"],
+        reject_suggestions=[f"actor:{dvk.pk}"]))
+    assert response.status_code == 302
+    a.refresh_from_db()
+    assert a.title == "Rally in Almaty"
     assert list(a.cities.all()) == [almaty] and not a.actors.exists()
     assert found("city:almaty") == [a.pk]
+    assert a.history.first().history_change_reason == "accept suggestion: city Almaty"
     page = client.get(f"/admin/articles/article/{a.pk}/change/").content.decode()
     assert "Suggested links" not in page  # the rejected one is not proposed again
-    assert LinkSuggestion.objects.get(pk=actor_s.pk).decision == "rejected"
-    assert client.get(f"/admin/articles/article/{a.pk}/suggestions/{actor_s.pk}/accept/").status_code == 405
-    del dvk
+    assert LinkSuggestion.objects.get(kind="actor").decision == "rejected"
+    assert LinkSuggestion.objects.get(kind="city").decision == "accepted"
 
 
 def test_merge_in_admin_then_undo(client, curator):

@@ -89,6 +89,10 @@ class Importer:
                 ids.update(record.ids)
         if batch:
             self._write_batch(batch)
+        if not self.dry_run and (self.report.created or self.report.updated):
+            from articles.curation import find_candidates
+
+            find_candidates()  # new names may form spelling families with old ones
         return self.report
 
     def _records(self, path: Path, fmt: str):

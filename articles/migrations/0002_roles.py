@@ -1,9 +1,33 @@
-"""The curation roles (articles/roles.py): Contributors and Curators."""
+"""The curation roles as they were first defined: Contributors and Curators. (Later
+permissions are added by articles/curation/roles.py after every migrate.)"""
 
 from django.contrib.auth.management import create_permissions
 from django.db import migrations
 
-from articles.roles import ensure_roles
+# Frozen here: the live definition names permissions of models later migrations create.
+ENTITIES = ["source", "city", "actor", "sourcealias", "cityalias", "actoralias"]
+ROLES = {
+    "Contributors": (
+        ["add_article", "change_article", "view_article"]
+        + [f"view_{m}" for m in ENTITIES]
+        + [f"add_{m}" for m in ENTITIES]
+        + ["view_linksuggestion", "change_linksuggestion"]
+    ),
+    "Curators": (
+        ["add_article", "change_article", "delete_article", "view_article", "publish_article"]
+        + [f"{verb}_{m}" for m in ENTITIES for verb in ("add", "change", "delete", "view")]
+        + [f"{verb}_{m}" for m in ("linksuggestion", "aliascandidate", "merge")
+           for verb in ("change", "view")]
+        + ["view_indexqueue"]
+    ),
+}
+
+
+def ensure_roles(group_model, permission_model):
+    for name, codenames in ROLES.items():
+        group, _ = group_model.objects.get_or_create(name=name)
+        group.permissions.set(permission_model.objects.filter(
+            content_type__app_label="articles", codename__in=codenames))
 
 
 def create_roles(apps, schema_editor):

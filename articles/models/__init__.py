@@ -15,10 +15,10 @@ from .entities import (
     SourceAlias,
     unique_slug,
 )
-from .workflow import AliasCandidate, IndexQueue, LinkSuggestion, Merge, NamesVersion
+from .workflow import AliasCandidate, GenericName, IndexQueue, LinkSuggestion, Merge, NamesVersion
 
 __all__ = [
     "Actor", "ActorAlias", "Alias", "AliasCandidate", "Article", "ArticleQuerySet", "City",
-    "CityAlias", "Country", "CountryAlias", "Entity", "EntityQuerySet", "IndexQueue",
+    "CityAlias", "Country", "CountryAlias", "Entity", "EntityQuerySet", "GenericName", "IndexQueue",
     "LinkSuggestion", "Merge", "NamesVersion", "Origin", "Source", "SourceAlias", "unique_slug",
 ]

@@ -34,6 +34,7 @@ class ArticleQuerySet(models.QuerySet):
 class Article(models.Model):
     class Status(models.TextChoices):
         DRAFT = "draft", "Draft"
+        REVIEW = "review", "Ready for review"
         PUBLISHED = "published", "Published"
 
     title = models.CharField(max_length=500)
@@ -83,7 +84,7 @@ class Article(models.Model):
         indexes = [models.Index(fields=["status", "published"], name="article_status_published")]
         constraints = [
             models.CheckConstraint(
-                condition=models.Q(status__in=["draft", "published"]),
+                condition=models.Q(status__in=["draft", "review", "published"]),
                 name="article_status_valid",
             ),
             models.CheckConstraint(

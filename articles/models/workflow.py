@@ -1,6 +1,8 @@
 """Records of the archive's own work: index sync (the outbox and the names version) and
 curation (alias candidates, merges, link suggestions)."""
 
+import secrets
+
 from django.db import models
 from django.utils import timezone
 
@@ -27,8 +29,10 @@ class IndexQueue(models.Model):
 
 
 class NamesVersion(models.Model):
-    """A counter bumped whenever a curated name or alias changes, so that every process
-    refreshes its cached table of name spellings (used to expand queries) on its next search.
+    """A version stamp renewed whenever a curated name or alias changes, so that every process
+    refreshes its cached table of name spellings (query expansion, link suggestions) on its
+    next use. A random stamp rather than a counter: a database restored from a backup, or
+    emptied and filled again, can never present a stamp a process has cached already.
     """
 
     value = models.PositiveBigIntegerField(default=0)
@@ -38,10 +42,9 @@ class NamesVersion(models.Model):
 
     @classmethod
     def bump(cls):
-        updated = cls.objects.filter(pk=1).update(value=models.F("value") + 1)
-        if not updated:
-            cls.objects.get_or_create(pk=1)
-            cls.objects.filter(pk=1).update(value=models.F("value") + 1)
+        stamp = secrets.randbits(62) + 1
+        if not cls.objects.filter(pk=1).update(value=stamp):
+            cls.objects.update_or_create(pk=1, defaults={"value": stamp})
 
     @classmethod
     def current(cls) -> int:
@@ -62,6 +65,7 @@ class AliasCandidate(models.Model):
         PROPOSED = "proposed", "Proposed"
         MERGED = "merged", "Merged"
         REJECTED = "rejected", "Rejected"
+        SEPARATED = "separated", "Separated by a curator (a merge undone)"
 
     kind = models.CharField(max_length=10, choices=Kind.choices)
     first_id = models.BigIntegerField(help_text="the entity to keep")
@@ -140,3 +144,27 @@ class LinkSuggestion(models.Model):
 
     def __str__(self):
         return f"{self.get_kind_display()} {self.entity_name} for {self.article}"
+
+
+class GenericName(models.Model):
+    """A name too generic to suggest as a link ("people", "police", "residents"): the texts
+    name them everywhere. Curators keep this list; an actor or city whose name or alias is on
+    it is never proposed under Suggested links."""
+
+    name = models.CharField(max_length=400)
+    key = models.CharField(max_length=400, unique=True, editable=False)
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name = "generic name (never suggested)"
+        verbose_name_plural = "generic names (never suggested)"
+
+    def __str__(self):
+        return self.name
+
+    def save(self, *args, **kwargs):
+        from articles.text import normalize_name
+
+        self.name = " ".join(self.name.split())
+        self.key = normalize_name(self.name)
+        super().save(*args, **kwargs)

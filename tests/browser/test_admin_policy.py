@@ -42,3 +42,25 @@ def test_admin_pages_run_whole_under_the_policy(browser, live_server):
         assert refused == []
     finally:
         context.close()
+
+
+def test_the_article_list_is_usable_on_a_phone(browser, live_server):
+    """At 390 px the filters come before the 100 rows, not after them."""
+    User.objects.create_superuser("root", "root@example.org", PASSWORD)
+    for i in range(30):
+        f.article(f"Report {i}", "Text.")
+    context = browser.new_context(base_url=live_server.url, viewport={"width": 390, "height": 800})
+    page = context.new_page()
+    try:
+        page.goto("/admin/login/")
+        page.get_by_label("Username").fill("root")
+        page.get_by_label("Password").fill(PASSWORD)
+        page.get_by_role("button", name="Log in").click()
+        page.goto("/admin/articles/article/")
+        filters = page.locator("#changelist-filter").bounding_box()
+        rows = page.locator("#result_list").bounding_box()
+        assert filters["y"] < rows["y"]
+        page.get_by_role("link", name="Ready for review").click()  # a filter, within reach
+        assert "status__exact=review" in page.url
+    finally:
+        context.close()

@@ -1,24 +1,26 @@
-"""The curation roles. Contributors add and edit drafts; Curators edit everything and
-publish. Only superusers manage users: neither group has any permission on accounts.
+"""The curation roles. Contributors add and edit drafts and send them for review; Curators
+edit everything, publish, merge and keep the lists. Only superusers manage users (neither
+group has any permission on accounts) and see the internal index queue.
 
-Created by migration 0007 and ensured again after every `migrate` (and after the test
-database is flushed) by a post_migrate receiver in apps.py.
+Ensured after every `migrate` (and after the test database is flushed) by a post_migrate
+receiver in apps.py; migration 0002 created the groups with the permissions of its time.
 """
 
-ENTITIES = ["source", "city", "actor", "sourcealias", "cityalias", "actoralias"]
+ENTITIES = ["source", "city", "actor", "country", "sourcealias", "cityalias", "actoralias",
+            "countryalias"]
 ROLES = {
     "Contributors": (
         ["add_article", "change_article", "view_article"]
         + [f"view_{m}" for m in ENTITIES]
         + [f"add_{m}" for m in ENTITIES]
-        + ["view_linksuggestion", "change_linksuggestion"]
+        + ["view_linksuggestion", "change_linksuggestion", "view_genericname"]
     ),
     "Curators": (
         ["add_article", "change_article", "delete_article", "view_article", "publish_article"]
         + [f"{verb}_{m}" for m in ENTITIES for verb in ("add", "change", "delete", "view")]
         + [f"{verb}_{m}" for m in ("linksuggestion", "aliascandidate", "merge")
            for verb in ("change", "view")]
-        + ["view_indexqueue"]
+        + [f"{verb}_genericname" for verb in ("add", "change", "delete", "view")]
     ),
 }
 

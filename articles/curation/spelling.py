@@ -8,7 +8,7 @@ Nothing is merged automatically: `find_candidates()` stores proposals, a curator
 import re
 from itertools import combinations
 
-from .text import normalize_name
+from articles.text import normalize_name
 
 # Applied in order to a case- and accent-folded name.
 RULES = [
