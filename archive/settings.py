@@ -44,6 +44,13 @@ def env_int(name: str, default: int, *, minimum: int, maximum: int) -> int:
     return int(raw)
 
 
+def env_choice(name: str, default: str, choices: tuple[str, ...]) -> str:
+    value = env_str(name, default).lower()
+    if value not in choices:
+        _fail(f"{name}={value!r}: choose one of {', '.join(choices)}")
+    return value
+
+
 def env_list(name: str, default: str) -> list[str]:
     return [item.strip() for item in env_str(name, default).split(",") if item.strip()]
 
@@ -129,6 +136,7 @@ DEBUG = env_bool("DEBUG", False)
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "127.0.0.1,localhost")
 DATABASES = {"default": env_database("DATABASE_URL", "sqlite:///var/archive.sqlite3")}
 ARCHIVE_INDEX_DIR = env_writable_dir("ARCHIVE_INDEX_DIR", "var/index")
+ARCHIVE_SEARCH_ENGINE = env_choice("ARCHIVE_SEARCH_ENGINE", "whoosh", ("whoosh",))
 
 INSTALLED_APPS = [
     "django.contrib.admin",

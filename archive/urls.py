@@ -2,12 +2,12 @@ from django.contrib import admin
 from django.contrib.sitemaps import views as sitemap_views
 from django.urls import path
 
-from articles import api, views
-from articles.date_views import month_archive, year_archive
-from articles.exports import export_csv, export_json
-from articles.feeds import SearchFeed
 from articles.kinds import KINDS
-from articles.sitemaps import SITEMAPS, robots_txt
+from articles.web import api, views
+from articles.web.dates import month_archive, year_archive
+from articles.web.exports import export_csv, export_json
+from articles.web.feeds import SearchFeed
+from articles.web.sitemaps import SITEMAPS, robots_txt
 
 urlpatterns = [
     path("", views.home, name="home"),
@@ -34,6 +34,6 @@ urlpatterns = [
          name="django.contrib.sitemaps.views.sitemap"),
 ]
 
-handler400 = "articles.views.bad_request"
-handler404 = "articles.views.not_found"
-handler500 = "articles.views.server_error"
+handler400 = "articles.web.views.bad_request"
+handler404 = "articles.web.views.not_found"
+handler500 = "articles.web.views.server_error"

@@ -67,8 +67,11 @@ def run(args, queries, work):
     from django.http import QueryDict
 
     from articles import search
+    from articles.browse.search import Search
     from articles.ingest import Importer
-    from articles.selectors import article_search
+
+    def article_search(*, params):
+        return Search(params).page()
 
     call_command("migrate", verbosity=0)
     search.rebuild()

@@ -136,9 +136,9 @@ def test_queue_left_by_a_dead_process_is_detected_and_repaired():
     a = f.article(title="Survivor report", body="Text.")
     # A process that committed its change but died before updating the index leaves
     # only the queue row behind: simulate exactly that state.
-    with search.deferred(), transaction.atomic():
+    with transaction.atomic():
         Article.objects.filter(pk=a.pk).update(title="Renamed survivor")
-        search.enqueue([a.pk])
+        IndexQueue.objects.create(article_id=a.pk)  # its queue row, but no drain after commit
     assert found("renamed") == []
     drift = search.check()
     assert drift.queued == 1 and drift.stale == [a.pk]

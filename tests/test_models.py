@@ -31,7 +31,7 @@ def test_entity_names_are_unique_by_key():
 def test_same_spelling_may_name_entities_of_different_kinds():
     f.city("Astana", aliases=["Nur-Sultan"])
     person = f.actor("Nursultan Nazarbayev", aliases=["Nur-Sultan"])
-    assert person.aliases.get().key == "nur-sultan"
+    assert person.aliases.get().key == "nur sultan"
 
 
 def test_alias_may_not_repeat_another_entitys_name():

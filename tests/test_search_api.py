@@ -150,7 +150,7 @@ def test_pagination(client, corpus):
      {"date_to": "The end date is before the start date."}),
     ("?year=20", {"year": "“20” is not a year (use YYYY)."}),
     ("?year=0000", {"year": "There is no year 0000: years run from 0001 to 9999."}),
-    ("?page=99999999999999999999", {"page": "Ensure this value is less than or equal to 1000000."}),
+    ("?page=99999999999999999999", {"page": "Pages are numbered from 1 to 1000000."}),
     ("?page=0", {"page": "Pages are numbered from 1."}),
     ("?page=x", {"page": "The page is a whole number from 1."}),
     ("?per_page=101", {"per_page": "Give per_page as a number from 1 to 100."}),

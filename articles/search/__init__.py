@@ -1,42 +1,48 @@
-"""The search package's public verbs. Nothing outside this package touches the engine.
+"""The search package's public verbs. Nothing outside this package touches an engine.
 
-Reading: `match`, `snippets`, `related`, `is_ready`.
-Keeping the index in step with the database: `enqueue` (inside the writing transaction) and
-`drain` (after commit); `rebuild` and `check` for the management commands.
+Reading: `get_backend().select(criteria)` (a `Selection`: count, order, facets), `match`,
+`snippets`, `related`, `is_ready`. Keeping the index in step with the database (`sync.py`):
+`enqueue` inside the writing transaction, `drain` after commit, `rebuild` and `check` for
+the management commands.
+
+The engine is chosen by the `ARCHIVE_SEARCH_ENGINE` setting: each is a sub-package holding a
+`SearchBackend` (`whoosh/`); the query language (`query.py`), the criteria (`criteria.py`)
+and the document (`schema.py`) are the same for all.
 """
 
-import logging
+import importlib
 import threading
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
 
 from django.conf import settings
-from django.db import transaction
 
 from . import names
-from .base import IndexUnavailable, QueryError, SearchBackend, TextMatches
-from .schema import article_document, documents_queryset
+from .base import IndexUnavailable, QueryError, SearchBackend, Selection, TextMatches
+from .sync import DRAIN_BATCH, Drift, check, drain, enqueue, rebuild
 
 __all__ = [
-    "IndexUnavailable", "QueryError", "TextMatches", "get_backend", "reset_backend",
-    "match", "snippets", "related", "is_ready", "enqueue", "drain", "rebuild", "check",
-    "deferred",
+    "DRAIN_BATCH", "Drift", "IndexUnavailable", "QueryError", "SearchBackend", "Selection",
+    "TextMatches", "check", "drain", "enqueue", "get_backend", "is_ready", "match", "names",
+    "rebuild", "related", "reset_backend", "snippets",
 ]
 
-logger = logging.getLogger(__name__)
+#: ARCHIVE_SEARCH_ENGINE -> the module holding its `Backend` (a new engine is one entry).
+ENGINES = {"whoosh": "articles.search.whoosh"}
 _backend: SearchBackend | None = None
 _backend_lock = threading.Lock()
-_state = threading.local()
-DRAIN_BATCH = 500
+
+
+def _configured() -> tuple:
+    return settings.ARCHIVE_SEARCH_ENGINE, settings.ARCHIVE_INDEX_DIR
 
 
 def get_backend() -> SearchBackend:
+    """The process's search engine, as the settings choose it."""
     global _backend
     with _backend_lock:
-        if _backend is None or getattr(_backend, "path", None) != settings.ARCHIVE_INDEX_DIR:
-            from .whoosh import WhooshBackend
-
-            _backend = WhooshBackend(settings.ARCHIVE_INDEX_DIR)
+        if _backend is None or _backend.configured != _configured():
+            engine = importlib.import_module(ENGINES[settings.ARCHIVE_SEARCH_ENGINE])
+            _backend = engine.Backend.from_settings(settings)
+            _backend.configured = _configured()
         return _backend
 
 
@@ -78,129 +84,3 @@ def related(article, *, limit: int = 5) -> list[int]:
         return get_backend().more_like_this(article.pk, limit=limit, text=article.body)
     except IndexUnavailable:
         return []
-
-
-# ------------------------------------------------------------------------ writing
-
-
-class deferred:
-    """Within this block, enqueued work is not drained after each commit (bulk imports
-    drain once per batch instead)."""
-
-    def __enter__(self):
-        _state.deferred = getattr(_state, "deferred", 0) + 1
-
-    def __exit__(self, *exc):
-        _state.deferred -= 1
-
-
-def enqueue(article_ids: Iterable[int]) -> None:
-    """Record, in the current transaction, that these articles' documents must be refreshed,
-    and drain the queue once the transaction commits (nothing happens if it rolls back)."""
-    from articles.models import IndexQueue
-
-    ids = sorted({int(pk) for pk in article_ids if pk is not None})
-    if not ids:
-        return
-    IndexQueue.objects.bulk_create([IndexQueue(article_id=pk) for pk in ids], batch_size=500)
-    if not getattr(_state, "deferred", 0):
-        transaction.on_commit(_drain_quietly)
-
-
-def _drain_quietly():
-    # The change is committed whatever happens here; a failure leaves the queue rows for
-    # the next writer or `check_index --repair`, and must not turn a save into an error.
-    try:
-        drain()
-    except Exception:
-        logger.exception("index update failed; the queue keeps the pending articles")
-
-
-def drain(*, batch: int = DRAIN_BATCH) -> int:
-    """Bring the index up to date with every queued article; return how many were handled.
-
-    An index that does not exist yet is built from the whole database first. A queue row is
-    deleted only once its work has reached the index: if writing fails, the rows stay.
-    """
-    from articles.models import IndexQueue
-
-    backend = get_backend()
-    handled = 0
-    if not backend.readable():
-        with backend.writer_lock():
-            if not backend.readable():  # another writer may have built it meanwhile
-                logger.info("the search index is missing or unreadable: building it from the "
-                            "database")
-                handled = rebuild()
-    if not IndexQueue.objects.exists():
-        return handled
-    with backend.writer_lock():
-        while True:
-            rows = list(IndexQueue.objects.order_by("pk").values_list("pk", "article_id")[:batch])
-            if not rows:
-                break
-            pks = {article_id for _, article_id in rows}
-            docs = [article_document(a) for a in documents_queryset().filter(pk__in=pks)]
-            gone = pks - {doc["pk"] for doc in docs}
-            backend.write(upsert=docs, delete=gone)
-            IndexQueue.objects.filter(pk__in=[row_pk for row_pk, _ in rows]).delete()
-            handled += len(pks)
-    return handled
-
-
-def rebuild(*, progress: Callable[[int], None] | None = None, batch: int = 1000) -> int:
-    """Rebuild the whole index from the database (published articles only)."""
-    from articles.models import IndexQueue
-
-    backend = get_backend()
-    # Rows queued before this point are covered by the rebuild's read of the database.
-    last = IndexQueue.objects.order_by("-pk").values_list("pk", flat=True).first()
-    count = backend.rebuild(
-        (article_document(a) for a in documents_queryset().order_by("pk").iterator(batch)),
-        progress=progress,
-    )
-    if last is not None:
-        IndexQueue.objects.filter(pk__lte=last).delete()
-    return count
-
-
-@dataclass
-class Drift:
-    missing: list[int] = field(default_factory=list)  # published, not in the index
-    stale: list[int] = field(default_factory=list)  # in the index with outdated content
-    extra: list[int] = field(default_factory=list)  # in the index, not published
-    queued: int = 0
-    index_missing: bool = False
-
-    @property
-    def clean(self) -> bool:
-        return not (self.missing or self.stale or self.extra or self.queued or self.index_missing)
-
-
-def check(*, repair: bool = False) -> Drift:
-    """Compare the index with the database; with `repair`, fix every difference found."""
-    from articles.models import IndexQueue
-
-    backend = get_backend()
-    drift = Drift(queued=IndexQueue.objects.count())
-    try:
-        indexed = backend.stamps() if backend.exists() else None
-    except IndexUnavailable:
-        indexed = None  # written by another version: as good as missing
-    if indexed is None:
-        drift.index_missing = True
-        if repair:
-            rebuild()
-        return drift
-    expected = {
-        doc["pk"]: doc["stamp"]
-        for doc in map(article_document, documents_queryset().order_by("pk").iterator(1000))
-    }
-    drift.missing = sorted(set(expected) - set(indexed))
-    drift.extra = sorted(set(indexed) - set(expected))
-    drift.stale = sorted(pk for pk in set(expected) & set(indexed) if expected[pk] != indexed[pk])
-    if repair and not drift.clean:
-        with transaction.atomic():
-            enqueue([*drift.missing, *drift.extra, *drift.stale])
-        drain()
-    return drift

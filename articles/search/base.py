@@ -6,8 +6,10 @@ implementing `SearchBackend`; `tests/test_search_backend.py` is written against 
 interface and runs against every backend.
 """
 
+import datetime as dt
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterable
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 
 
@@ -32,7 +34,58 @@ class TextMatches:
     notices: list[str] = field(default_factory=list)
 
 
+class Selection(ABC):
+    """The published articles one search selects (`Criteria`: text and filters).
+
+    It counts them, orders them (by relevance with a text query, else by date, undated
+    last), and counts facets: `counts(facet)` follows every filter but the facet's own, so a
+    chosen city still shows the others beside it; `counts(facet, own_filter=True)` counts
+    within the selection itself (what is reported together with an entity). Facets are the
+    kinds of entity (keyed by entity id), "year" (keyed by year) and "language" (by code).
+    """
+
+    criteria: object
+    #: a spelling suggestion for the text query, or None
+    corrected: str | None = None
+    #: parts of the query that were capped or read differently, said to the reader
+    notices: list[str] = []
+
+    @abstractmethod
+    def count(self) -> int:
+        """How many articles are selected."""
+
+    @abstractmethod
+    def pks(self, offset: int, limit: int) -> list[int]:
+        """The selected articles' pks from `offset`, at most `limit`, in the search's order.
+        Only this page is ranked: an engine need not score every match."""
+
+    @abstractmethod
+    def iter_pks(self, chunk: int = 500) -> Iterator[int]:
+        """Every selected pk in order (feeds and exports), read `chunk` at a time."""
+
+    @abstractmethod
+    def counts(self, facet: str, *, own_filter: bool = False) -> Counter:
+        """Facet value -> number of articles (see the class docstring)."""
+
+    @abstractmethod
+    def dates(self, unit: str) -> Counter:
+        """First day of each year, month or day ("year", "month", "day") -> number of
+        selected dated articles."""
+
+    @abstractmethod
+    def date_span(self) -> tuple[dt.date | None, dt.date | None]:
+        """The first and last publication dates among the selected articles."""
+
+
 class SearchBackend(ABC):
+    #: the settings it was made from (`get_backend` makes a new one when they change)
+    configured: tuple | None = None
+
+    @classmethod
+    @abstractmethod
+    def from_settings(cls, settings) -> "SearchBackend":
+        """The backend the Django settings describe."""
+
     @abstractmethod
     def exists(self) -> bool:
         """True when an index of the current schema version is present."""
@@ -42,16 +95,25 @@ class SearchBackend(ABC):
         return self.exists()
 
     @abstractmethod
+    def select(self, criteria, *, names=None) -> Selection:
+        """The `Selection` for `criteria` (a `criteria.Criteria`). The text query is read as
+        `match` reads it. Raises QueryError, or IndexUnavailable when the engine cannot
+        answer (the caller may then select without text from the database)."""
+
     def match(self, q: str, *, names=None) -> TextMatches:
-        """All documents matching the query `q`, ranked by relevance.
+        """Every published article matching the text query `q`, best first (no filters).
 
         `q` with explicit syntax (operators, quoted phrases, field:value, word*, word~) is
-        parsed as such; anything else is read as plain words: up to three must all match,
-        longer queries need a minimum number of them (`minimum_should_match`). Curated
+        parsed as such; anything else is read as plain words (see `query.py`). Curated
         names in `q` found in `names` (a `names.NameTable`) match every spelling of the
         name. `corrected` suggests a query for words that match nothing. Raises QueryError
-        when the query has nothing to search for or cannot be understood at all.
+        when the query has nothing to search for.
         """
+        from .criteria import Criteria
+
+        selection = self.select(Criteria(q=q, sort="relevance"), names=names)
+        return TextMatches(pks=list(selection.iter_pks()), corrected=selection.corrected,
+                           notices=list(selection.notices))
 
     @abstractmethod
     def highlight(self, q: str, texts: dict[int, str], *, length: int = 300,

@@ -5,10 +5,11 @@ index built under another version is treated as stale and rebuilt (`rebuild_inde
 run by `make run`).
 """
 
+import datetime as dt
 import hashlib
 import json
 
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 
 #: Fields a user may name in the query syntax (`city:almaty`), with their ranking weights.
 #: A match in a curated name counts double; the title is weighted like the body, as the
@@ -21,6 +22,22 @@ BM25_B = 0.4
 BM25_K1 = 0.9
 
 NAME_SEPARATOR = " ; "
+#: Publication dates are stored as days since this day; an undated report has NO_DATE.
+EPOCH = dt.date(1970, 1, 1)
+NO_DATE = -(2**31) + 1
+
+
+def day_number(date: dt.date | None) -> int:
+    return (date - EPOCH).days if date else NO_DATE
+
+
+def from_day_number(days: int) -> dt.date | None:
+    return None if days == NO_DATE else EPOCH + dt.timedelta(days=int(days))
+
+
+def id_field(kind_name: str) -> str:
+    """The document field holding the ids of a kind's entities: "city_ids"."""
+    return f"{kind_name}_ids"
 
 
 def _names(entity) -> list[str]:
@@ -32,9 +49,12 @@ def article_document(article) -> dict:
 
     The article must come from `documents_queryset()` (names and aliases prefetched).
     Names of the source, cities and actors include every alias, so any curated spelling
-    finds the article. `stamp` changes whenever anything in the document changes; the
-    index stores it so `check_index` can find drift.
+    finds the article; their ids, the date (as a day number) and the language are what
+    engines filter and count facets by. `stamp` changes whenever anything in the document
+    changes; the index stores it so `check_index` can find drift.
     """
+    from articles.kinds import KINDS
+
     doc = {
         "pk": article.pk,
         "title": article.title,
@@ -45,7 +65,10 @@ def article_document(article) -> dict:
         "country": NAME_SEPARATOR.join(n for c in article.countries.all() for n in _names(c)),
         "language": article.language,
         "published": article.published.isoformat() if article.published else "",
+        "date": day_number(article.published),
     }
+    for kind in KINDS.values():
+        doc[id_field(kind.name)] = sorted(e.pk for e in kind.entities_of(article))
     doc["spell"] = " ".join([doc["title"], doc["body"], doc["source"], doc["city"], doc["actor"],
                              doc["country"]])
     doc["stamp"] = hashlib.sha1(

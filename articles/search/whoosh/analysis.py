@@ -3,7 +3,7 @@
 import functools
 
 from whoosh.analysis import CharsetFilter, Filter, LowercaseFilter, RegexTokenizer, StopFilter
-from whoosh.fields import ID, STORED, TEXT, Schema
+from whoosh.fields import ID, KEYWORD, NUMERIC, STORED, TEXT, Schema
 from whoosh.lang import stemmer_for_language, stopwords_for_language
 from whoosh.support.charset import accent_map
 
@@ -46,13 +46,17 @@ def spelling_analyzer():
     return RegexTokenizer(r"\w+") | LowercaseFilter() | StopFilter(stoplist=STOPWORDS, minsize=3)
 
 
-def build_schema(text_fields) -> Schema:
+def build_schema(text_fields, id_fields) -> Schema:
+    """Text fields to search; `pk_number` and `date` as columns; each kind's entity ids as
+    indexed terms (the documents of one entity) that columns.py also reads per document."""
     text = analyzer()
     return Schema(
-        pk=ID(stored=True, unique=True, sortable=True),
+        pk=ID(stored=True, unique=True),
+        pk_number=NUMERIC(int, bits=64, sortable=True),
+        date=NUMERIC(int, bits=64, signed=True, sortable=True),
         stamp=STORED(),
         spell=TEXT(analyzer=spelling_analyzer(), phrase=False),
         language=ID(),
-        published=ID(),
         **{name: TEXT(analyzer=text) for name in text_fields},
+        **{name: KEYWORD(scorable=False) for name in id_fields},
     )

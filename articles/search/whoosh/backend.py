@@ -18,15 +18,16 @@ from pathlib import Path
 
 from whoosh import index, scoring
 from whoosh import query as wq
-from whoosh.collectors import TimeLimit, TimeLimitCollector
 from whoosh.writing import CLEAR
 
 from .. import query as q
-from ..base import IndexUnavailable, QueryError, SearchBackend, TextMatches
+from ..base import IndexUnavailable, SearchBackend
 from ..names import words as name_words
-from ..schema import BM25_B, BM25_K1, QUERY_FIELDS, SCHEMA_VERSION
+from ..schema import BM25_B, BM25_K1, NO_DATE, QUERY_FIELDS, SCHEMA_VERSION, id_field
 from .analysis import build_schema
+from .columns import Columns
 from .highlight import snippets
+from .selection import WhooshSelection
 from .translate import Translator
 
 logger = logging.getLogger(__name__)
@@ -40,12 +41,21 @@ OPEN_RETRIES = 8
 class WhooshBackend(SearchBackend):
     def __init__(self, path: Path | str):
         self.path = Path(path)
-        self.schema = build_schema(QUERY_FIELDS)
+        from articles.kinds import KINDS
+
+        self.kinds = list(KINDS)
+        self.schema = build_schema(QUERY_FIELDS, [id_field(kind) for kind in self.kinds])
         self._lock = threading.RLock()
+        #: held by whatever reads the index: a process's threads share Whoosh's file handles
+        self.io_lock = self._lock
         self._ix = None
         self._searcher = None
-        self._pk_by_docnum: list[int] = []
+        self._columns = None
         self._held = threading.local()
+
+    @classmethod
+    def from_settings(cls, settings) -> "WhooshBackend":
+        return cls(settings.ARCHIVE_INDEX_DIR)
 
     # ---------------------------------------------------------------- reading
 
@@ -105,64 +115,17 @@ class WhooshBackend(SearchBackend):
         raise IndexUnavailable(f"the search index could not be opened: {last_error}")
 
     def _set_searcher(self, searcher):
-        if self._searcher is not None and self._searcher is not searcher:
-            with contextlib.suppress(Exception):
-                self._searcher.close()
-        self._searcher = searcher
-        reader = searcher.reader()
-        if reader.doc_count_all() == 0:  # an empty index has no columns to read
-            self._pk_by_docnum = []
-            return
-        self._pk_by_docnum = [int(v) if v else 0 for v in reader.column_reader("pk")]
+        # The searcher replaced is not closed here: a selection made from it may still be
+        # answering; it closes when the last of them lets it go.
+        columns = Columns(searcher, self.kinds)
+        self._searcher, self._columns = searcher, columns
 
     # ------------------------------------------------------------ query planning
 
-    def _build(self, translator: Translator, plan: q.Plan):
-        """(the Whoosh query, unit queries and the minimum to match, or None)."""
-        if plan.kind == "syntax":
-            built = translator.node(plan.tree)
-            if built is None or built is wq.NullQuery:
-                raise QueryError("The query has no words to search for.")
-            return built, None
-        units = translator.units(plan)
-        if not units:
-            raise QueryError("The query has no words to search for.")
-        need = q.minimum_should_match(len(units))
-        if need == len(units):
-            return (wq.And(units) if len(units) > 1 else units[0]), None
-        return wq.Or(units), (units, need)
+    def translator(self, searcher) -> Translator:
+        return Translator(self.schema, searcher.reader())
 
-    def _collect(self, searcher, built) -> list[tuple[int, float]]:
-        collector = TimeLimitCollector(searcher.collector(limit=None), timelimit=q.TIME_BUDGET,
-                                       use_alarm=False)  # signals work in the main thread only
-        try:
-            searcher.search_with_collector(built, collector)
-        except TimeLimit:
-            raise QueryError(f"This query takes more than {q.TIME_BUDGET:g} s to answer: make it "
-                             "more specific (fewer wildcards or fuzzy terms).") from None
-        return [(docnum, score) for score, docnum in collector.results().top_n]
-
-    def _run(self, searcher, plan: q.Plan):
-        """Ranked (docnum, score) pairs, the Whoosh query, and the translator's notices."""
-        translator = Translator(self.schema, searcher.reader())
-        built, minimum = self._build(translator, plan)
-        try:
-            if minimum is None:
-                ranked = self._collect(searcher, built)
-            else:
-                # Each unit's documents are read unscored, which costs far less than asking
-                # Whoosh to record the matched terms of every hit.
-                units, need = minimum
-                per_unit = [set(searcher.docs_for_query(unit)) for unit in units]
-                ranked = [(docnum, score) for docnum, score in self._collect(searcher, built)
-                          if sum(docnum in docs for docs in per_unit) >= need]
-        except QueryError:
-            raise
-        except Exception as exc:
-            raise QueryError(f"The query could not be run ({exc}).") from exc
-        return ranked, built, translator.notices
-
-    def _suggest(self, searcher, q_text: str, words: list[str], names=None) -> str | None:
+    def suggest(self, searcher, q_text: str, words: list[str], names=None) -> str | None:
         """The query with each word that matches nothing replaced by the closest word of the
         archive's vocabulary, or None when every word matches something."""
         reader = searcher.reader()
@@ -189,28 +152,17 @@ class WhooshBackend(SearchBackend):
                 changed = True
         return corrected if changed else None
 
-    def match(self, q_text: str, *, names=None) -> TextMatches:
-        plan = q.parse(q_text, names)
+    def select(self, criteria, *, names=None) -> WhooshSelection:
         with self._lock:
-            searcher = self._open_searcher()
-            ranked, built, notices = self._run(searcher, plan)
-            if not ranked and plan.fallback is not None:
-                # A pasted sentence that merely contained quotes or a colon: its words, once.
-                plan = plan.fallback
-                ranked, built, notices = self._run(searcher, plan)
-            pk_of = self._pk_by_docnum
-            pks = [pk_of[docnum] for docnum, _ in ranked]
-            scores = {pk_of[docnum]: score for docnum, score in ranked}
-            corrected = self._suggest(searcher, q_text, plan.words, names)
-        return TextMatches(pks=pks, scores=scores, parsed=str(built), corrected=corrected,
-                           notices=[*plan.notices, *notices])
+            searcher, columns = self._open_searcher(), self._columns
+        return WhooshSelection(self, searcher, columns, criteria, names)
 
     def highlight(self, q_text: str, texts: dict[int, str], *, length: int = 300,
                   names=None) -> dict[int, str]:
         plan = q.parse(q_text, names)
         with self._lock:
-            translator = Translator(self.schema, self._open_searcher().reader())
-            built, _ = self._build(translator, plan)
+            searcher = self._open_searcher()
+            built, _ = self.translator(searcher).build(plan)
         terms = set()
         for leaf in built.leaves():
             if isinstance(leaf, wq.Term) and leaf.fieldname in QUERY_FIELDS:
@@ -219,7 +171,7 @@ class WhooshBackend(SearchBackend):
                 terms.update(leaf.words)
         if not terms:
             return {}
-        return snippets(texts, terms, self.schema["body"].analyzer, length=length)
+        return snippets(texts, terms, length=length)
 
     def more_like_this(self, pk: int, *, text: str, limit: int = 5) -> list[int]:
         with self._lock:
@@ -228,8 +180,8 @@ class WhooshBackend(SearchBackend):
             if docnum is None:
                 return []
             results = searcher.more_like(docnum, "body", text=text, top=limit + 1, numterms=12)
-            pk_of = self._pk_by_docnum
-            return [pk_of[hit.docnum] for hit in results if pk_of[hit.docnum] != pk][:limit]
+            pk_of = self._columns.pk
+            return [int(pk_of[hit.docnum]) for hit in results if pk_of[hit.docnum] != pk][:limit]
 
     def stamps(self) -> dict[int, str]:
         with self._lock:
@@ -272,9 +224,11 @@ class WhooshBackend(SearchBackend):
                 fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
 
     def _fields(self, doc: dict) -> dict:
-        fields = {"pk": str(doc["pk"]), "stamp": doc["stamp"], "language": doc["language"],
-                  "published": doc["published"]}
+        fields = {"pk": str(doc["pk"]), "pk_number": doc["pk"], "stamp": doc["stamp"],
+                  "language": doc["language"], "date": doc.get("date", NO_DATE)}
         fields.update({name: doc.get(name, "") for name in QUERY_FIELDS})
+        for kind in self.kinds:
+            fields[id_field(kind)] = " ".join(str(i) for i in doc.get(id_field(kind), ()))
         fields["spell"] = doc.get("spell") or " ".join(doc.get(name, "") for name in QUERY_FIELDS)
         return fields
 

@@ -135,3 +135,19 @@ class Translator:
     def units(self, plan: q.Plan) -> list:
         """The plan's units as Whoosh queries (stop words dropped)."""
         return [u for u in map(self.unit, plan.units) if u is not None]
+
+    def build(self, plan: q.Plan):
+        """(the Whoosh query that ranks, and for plain words (unit queries, how many of them
+        a document must match) when that is fewer than all; else None)."""
+        if plan.kind == "syntax":
+            built = self.node(plan.tree)
+            if built is None or built is wq.NullQuery:
+                raise q.QueryError("The query has no words to search for.")
+            return built, None
+        units = self.units(plan)
+        if not units:
+            raise q.QueryError("The query has no words to search for.")
+        need = q.minimum_should_match(len(units))
+        if need == len(units):
+            return (wq.And(units) if len(units) > 1 else units[0]), None
+        return wq.Or(units), (units, need)

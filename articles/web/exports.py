@@ -5,7 +5,7 @@ ignored: an export always holds every result) and list the results in the search
 A bad parameter answers 400 in plain text naming it, and nothing is exported; a text query
 while the index is missing or being rebuilt answers 503 with Retry-After.
 
-The response is streamed: results are read in chunks (`selectors.search_results_iter`) and
+The response is streamed: results are read in chunks (`browse.search.Search.articles`) and
 written out as they come, so an export of the whole archive neither times out nor holds
 the archive in memory.
 
@@ -36,18 +36,18 @@ import csv
 import io
 import json
 from collections.abc import Iterable, Iterator
-from urllib.parse import urlencode
 
 from django.http import HttpResponse, StreamingHttpResponse
 from django.utils import timezone
 from django.views.decorators.http import require_safe
 
-from . import search, selectors
-from .filters import KNOWN_PARAMS, PAGING_PARAMS
-from .ingest import export_record
-from .ingest.export import csv_cell
-from .models import Article
-from .text import make_slug
+from articles import search as engine
+from articles.browse.filters import KNOWN_PARAMS
+from articles.browse.search import Search
+from articles.ingest import export_record
+from articles.ingest.export import csv_cell
+from articles.models import Article
+from articles.text import make_slug
 
 RECORD_FIELDS = ("id", "title", "body", "published", "source", "cities", "actors", "country",
                  "url", "language", "slug", "permalink")
@@ -63,7 +63,7 @@ def bad_parameters(errors: dict[str, str], params) -> HttpResponse:
     A text query that cannot run because the index is being rebuilt is not the caller's
     fault: that is a 503 to retry later, not a partial answer.
     """
-    if "q" in errors and params.get("q") and not search.is_ready():
+    if "q" in errors and params.get("q") and not engine.is_ready():
         return HttpResponse(f"q: {errors['q']}\n", status=503, headers={"Retry-After": "60"},
                             content_type="text/plain; charset=utf-8")
     lines = ["This search has bad parameters; fix them and try again."]
@@ -73,11 +73,6 @@ def bad_parameters(errors: dict[str, str], params) -> HttpResponse:
         lines.append(f"{name}: {message}")
     return HttpResponse("\n".join(lines) + "\n", status=400,
                         content_type="text/plain; charset=utf-8")
-
-
-def applied_query(resolved) -> str:
-    """The search's query string as applied, without paging (which feeds and exports ignore)."""
-    return urlencode([(k, v) for k, v in resolved.state if k not in PAGING_PARAMS])
 
 
 def export_time() -> str:
@@ -93,8 +88,8 @@ def record(article: Article, request) -> dict:
     return {key: data[key] for key in RECORD_FIELDS}
 
 
-def _filename(resolved, stamp: str, extension: str) -> str:
-    words = make_slug(resolved.q, 40) if resolved.q else "search"
+def _filename(search, stamp: str, extension: str) -> str:
+    words = make_slug(search.q, 40) if search.q else "search"
     return f"protest-archive-{words}-{stamp.replace('-', '').replace(':', '')}.{extension}"
 
 
@@ -119,10 +114,11 @@ def _buffered(pieces: Iterable[str]) -> Iterator[str]:
 
 @require_safe
 def export_csv(request):
-    resolved, articles = selectors.search_results_iter(params=request.GET, chunk=CHUNK)
-    if resolved.errors:
-        return bad_parameters(resolved.errors, request.GET)
-    meta = [applied_query(resolved), request.build_absolute_uri("/"), export_time()]
+    search = Search(request.GET)
+    if search.errors:
+        return bad_parameters(search.errors, request.GET)
+    articles = search.articles(chunk=CHUNK)
+    meta = [search.state.applied(), request.build_absolute_uri("/"), export_time()]
 
     def rows() -> Iterator[str]:
         out = io.StringIO()
@@ -142,16 +138,17 @@ def export_csv(request):
             yield take()
 
     return _attachment(_buffered(rows()), "text/csv; charset=utf-8; header=present",
-                       _filename(resolved, meta[2], "csv"))
+                       _filename(search, meta[2], "csv"))
 
 
 @require_safe
 def export_json(request):
-    resolved, articles = selectors.search_results_iter(params=request.GET, chunk=CHUNK)
-    if resolved.errors:
-        return bad_parameters(resolved.errors, request.GET)
+    search = Search(request.GET)
+    if search.errors:
+        return bad_parameters(search.errors, request.GET)
+    articles = search.articles(chunk=CHUNK)
     stamp = export_time()
-    head = {"query": applied_query(resolved), "archive": request.build_absolute_uri("/"),
+    head = {"query": search.state.applied(), "archive": request.build_absolute_uri("/"),
             "exported": stamp}
 
     def pieces() -> Iterator[str]:
@@ -164,4 +161,4 @@ def export_json(request):
         yield ("\n ]" if count else "]") + f',\n "count": {count}\n}}\n'
 
     return _attachment(_buffered(pieces()), "application/json",
-                       _filename(resolved, stamp, "json"))
+                       _filename(search, stamp, "json"))

@@ -14,7 +14,8 @@ from django.shortcuts import render
 from django.urls import reverse
 from django.views.decorators.http import require_safe
 
-from .models import Actor, Article, City, Country, Source
+from articles.kinds import KINDS
+from articles.models import Article
 
 _PUBLISHED = Q(articles__status=Article.Status.PUBLISHED)
 
@@ -75,10 +76,8 @@ class DateSitemap(Sitemap):
 # Classes, not instances: Django's sitemap keeps per-request state on the object.
 SITEMAPS = {
     "articles": ArticleSitemap,
-    "cities": type("CitySitemap", (EntitySitemap,), {"model": City}),
-    "actors": type("ActorSitemap", (EntitySitemap,), {"model": Actor}),
-    "sources": type("SourceSitemap", (EntitySitemap,), {"model": Source}),
-    "countries": type("CountrySitemap", (EntitySitemap,), {"model": Country}),
+    **{kind.path: type(f"{kind.model.__name__}Sitemap", (EntitySitemap,), {"model": kind.model})
+       for kind in KINDS.values()},
     "dates": DateSitemap,
 }
 

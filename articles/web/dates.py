@@ -14,15 +14,13 @@ import datetime as dt
 from dataclasses import dataclass
 from urllib.parse import urlencode
 
-from django.core.paginator import Paginator
-from django.db.models import Count
-from django.db.models.functions import ExtractDay, ExtractMonth, ExtractYear
 from django.shortcuts import redirect, render
 from django.template.defaultfilters import date as format_date
 from django.urls import reverse
 
+from articles.browse import overview
+
 from .http import NotFound
-from .models import Article
 
 MIN_YEAR, MAX_YEAR = 1, 9999
 PER_PAGE = 20
@@ -61,25 +59,14 @@ def search_url(start: dt.date, end: dt.date, base: str = "search") -> str:
     return reverse(base) + "?" + urlencode({"date_from": start.isoformat(), "date_to": end.isoformat()})
 
 
-def period_articles(*, start: dt.date, end: dt.date):
-    """Published articles of the period, newest first."""
-    return Article.objects.published().filter(published__range=(start, end)).newest_first()
-
-
 def _heights(counts: list[int]) -> list[float]:
     top = max(counts, default=0)
     # A bar for a single report stays visible beside a tall one.
     return [max(100 * n / top, 2.0) if n else 0.0 for n in counts] if top else [0.0] * len(counts)
 
 
-def months_of_year(*, year: int) -> list[Bar]:
-    start, end = dt.date(year, 1, 1), dt.date(year, 12, 31)
-    rows = (
-        period_articles(start=start, end=end).order_by()
-        .annotate(m=ExtractMonth("published")).values("m").annotate(n=Count("pk"))
-    )
-    by_month = {row["m"]: row["n"] for row in rows}
-    counts = [by_month.get(m, 0) for m in range(1, 13)]
+def months_of_year(year: int, by_month) -> list[Bar]:
+    counts = [by_month.get(dt.date(year, m, 1), 0) for m in range(1, 13)]
     return [
         Bar(label=format_date(dt.date(year, m, 1), "F Y"), short=format_date(dt.date(year, m, 1), "M"),
             count=n, height=h, url=month_url(year, m))
@@ -87,33 +74,21 @@ def months_of_year(*, year: int) -> list[Bar]:
     ]
 
 
-def days_of_month(*, year: int, month: int) -> list[Bar]:
-    days = calendar.monthrange(year, month)[1]
-    start, end = dt.date(year, month, 1), dt.date(year, month, days)
-    rows = (
-        period_articles(start=start, end=end).order_by()
-        .annotate(d=ExtractDay("published")).values("d").annotate(n=Count("pk"))
-    )
-    by_day = {row["d"]: row["n"] for row in rows}
-    counts = [by_day.get(d, 0) for d in range(1, days + 1)]
-    bars = []
-    for d, n, h in zip(range(1, days + 1), counts, _heights(counts), strict=True):
-        day = dt.date(year, month, d)
-        bars.append(Bar(label=format_date(day, "j F Y"), short=str(d), count=n, height=h,
-                        url=search_url(day, day) if n else None))
-    return bars
+def days_of_month(year: int, month: int, by_day) -> list[Bar]:
+    days = [dt.date(year, month, d) for d in range(1, calendar.monthrange(year, month)[1] + 1)]
+    counts = [by_day.get(day, 0) for day in days]
+    return [Bar(label=format_date(day, "j F Y"), short=str(day.day), count=n, height=h,
+                url=search_url(day, day) if n else None)
+            for day, n, h in zip(days, counts, _heights(counts), strict=True)]
 
 
 def years_with_reports() -> list[dict]:
-    rows = (
-        Article.objects.published().order_by().annotate(y=ExtractYear("published"))
-        .values("y").annotate(n=Count("pk")).order_by("y")
-    )
-    return [{"year": row["y"], "count": row["n"], "url": year_url(row["y"])} for row in rows]
+    return [{"year": year, "count": n, "url": year_url(year)} for year, n in overview.years_with_reports()]
 
 
 def _neighbour(label: str, url: str, start: dt.date, end: dt.date) -> Neighbour:
-    return Neighbour(label=label, url=url, count=period_articles(start=start, end=end).count())
+    selection, _ = overview.period(start, end, "year")
+    return Neighbour(label=label, url=url, count=selection.count())
 
 
 # ---------------------------------------------------------------------- views
@@ -125,17 +100,16 @@ def _check_year(year: int):
                       f"{MIN_YEAR} to {MAX_YEAR}.")
 
 
-def _page(request, articles, period: str):
+def _page(request, selection, period: str):
     raw = request.GET.get("page") or "1"
     if not (raw.isascii() and raw.isdigit() and len(raw) <= 7 and int(raw) >= 1):
         raise NotFound(f"“{raw[:20]}” is not a page number: pages are numbered from 1.")
-    paginator = Paginator(articles.with_metadata(), PER_PAGE)
-    number = int(raw)
-    if number > paginator.num_pages:
-        pages = paginator.num_pages
-        raise NotFound(f"There is no page {number} of the reports from {period}: "
-                      f"there {'is only 1 page' if pages == 1 else f'are {pages} pages'}.")
-    return paginator.page(number)
+    try:
+        return overview.paginate(overview.Listing(selection), int(raw), PER_PAGE)
+    except overview.NoSuchPage:
+        pages = max(1, -(-selection.count() // PER_PAGE))
+        raise NotFound(f"There is no page {raw} of the reports from {period}: "
+                       f"there {'is only 1 page' if pages == 1 else f'are {pages} pages'}.") from None
 
 
 def _canonical(request, url: str):
@@ -156,7 +130,8 @@ def year_archive(request, year: int):
         return response
     start, end = dt.date(year, 1, 1), dt.date(year, 12, 31)
     period = str(year)
-    bars = months_of_year(year=year)
+    selection, by_month = overview.period(start, end, "month")
+    bars = months_of_year(year, by_month)
     neighbours = {}
     if year > MIN_YEAR:
         neighbours["previous"] = _neighbour(str(year - 1), year_url(year - 1),
@@ -166,7 +141,7 @@ def year_archive(request, year: int):
                                         dt.date(year + 1, 1, 1), dt.date(year + 1, 12, 31))
     return _render(request, "articles/archive_year.html", {
         "year": year, "period": period, "bars": bars, "total": sum(b.count for b in bars),
-        "articles": _page(request, period_articles(start=start, end=end), period),
+        "articles": _page(request, selection, period),
         "neighbours": neighbours, **_period_links(start, end),
     })
 
@@ -180,7 +155,8 @@ def month_archive(request, year: int, month: int):
     start = dt.date(year, month, 1)
     end = dt.date(year, month, calendar.monthrange(year, month)[1])
     period = format_date(start, "F Y")
-    bars = days_of_month(year=year, month=month)
+    selection, by_day = overview.period(start, end, "day")
+    bars = days_of_month(year, month, by_day)
     neighbours = {}
     before = (year, month - 1) if month > 1 else (year - 1, 12)
     after = (year, month + 1) if month < 12 else (year + 1, 1)
@@ -197,7 +173,7 @@ def month_archive(request, year: int, month: int):
     return _render(request, "articles/archive_month.html", {
         "year": year, "month": month, "start": start, "period": period, "bars": bars,
         "total": sum(b.count for b in bars), "year_url": year_url(year),
-        "articles": _page(request, period_articles(start=start, end=end), period),
+        "articles": _page(request, selection, period),
         "neighbours": neighbours, **_period_links(start, end),
     })
 

@@ -8,10 +8,7 @@ also given as text.
 import calendar
 import datetime as dt
 from collections import Counter
-from collections.abc import Callable, Iterable
-
-from django.db.models import Count, Max, Min
-from django.db.models.functions import TruncMonth, TruncYear
+from collections.abc import Callable
 
 MONTHLY_SPAN_YEARS = 3
 BAR_STEP = 10
@@ -62,31 +59,10 @@ def build(counts: Counter, unit: str, link: Callable[[dt.date, dt.date], str] | 
             "first": bars[0]["short"], "last": bars[-1]["short"]}
 
 
-def from_queryset(qs, *, link=None, unit: str | None = None) -> dict:
-    """Timeline of a queryset of articles, counted in the database."""
-    qs = qs.exclude(published=None).order_by()
-    span = qs.aggregate(first=Min("published"), last=Max("published"))
-    if not span["first"]:
+def from_selection(selection, *, link=None, unit: str | None = None) -> dict:
+    """Timeline of the articles a search selects, counted by its engine."""
+    first, last = selection.date_span()
+    if first is None:
         return build(Counter(), unit or "year", link)
-    unit = _unit(span["first"], span["last"], unit)
-    trunc = TruncYear if unit == "year" else TruncMonth
-    rows = qs.annotate(period=trunc("published")).values_list("period").annotate(n=Count("pk"))
-    counts = Counter({_as_date(period): n for period, n in rows})
-    return build(counts, unit, link)
-
-
-def from_dates(dates: Iterable[dt.date | None], *, link=None, unit: str | None = None) -> dict:
-    """Timeline of publication dates already in memory (a text search's matches)."""
-    dates = [d for d in dates if d]
-    if not dates:
-        return build(Counter(), unit or "year", link)
-    unit = _unit(min(dates), max(dates), unit)
-    if unit == "year":
-        counts = Counter(dt.date(d.year, 1, 1) for d in dates)
-    else:
-        counts = Counter(dt.date(d.year, d.month, 1) for d in dates)
-    return build(counts, unit, link)
-
-
-def _as_date(value) -> dt.date:
-    return value.date() if isinstance(value, dt.datetime) else value
+    unit = _unit(first, last, unit)
+    return build(selection.dates(unit), unit, link)

@@ -22,10 +22,10 @@ from django.urls import reverse
 from django.utils.feedgenerator import Atom1Feed
 from django.utils.text import Truncator
 
-from . import selectors
-from .exports import applied_query, bad_parameters
-from .facets import LANGUAGE_NAMES
-from .models import Article
+from articles.browse.search import Search
+from articles.models import Article
+
+from .exports import bad_parameters
 
 FEED_LENGTH = 50
 SUMMARY_WORDS = 60
@@ -58,23 +58,22 @@ class FeedSearch:
     articles: list[Article]
 
 
-def describe(resolved) -> str:
-    """The search in words: "“toqaev”; city: Almaty or Astana; from 1 June 2019"."""
-    cleaned = resolved.filterset.form.cleaned_data
-    parts = [f"“{resolved.q}”"] if resolved.q else []
-    for name in ("source", "city", "actor", "country"):
-        names = [e.name for e in cleaned.get(name) or []]
-        if names:
-            parts.append(f"{name}: {' or '.join(names)}")
-    years = cleaned.get("year") or []
-    if years:
-        parts.append(f"year: {' or '.join(str(y) for y in years)}")
-    languages = cleaned.get("language") or []
-    if languages:
-        parts.append(f"language: {' or '.join(LANGUAGE_NAMES.get(c, c) for c in languages)}")
-    for name, label in (("date_from", "from"), ("date_to", "to")):
-        if cleaned.get(name):
-            parts.append(f"{label} {format_date(cleaned[name], 'j F Y')}")
+def describe(search) -> str:
+    """The search in words, from its chips: "“toqaev”; city: Almaty or Astana; from 1 June 2019"."""
+    groups: dict[str, list[str]] = {}
+    for chip in search.chips():
+        value = chip["value"]
+        if hasattr(value, "year"):
+            value = format_date(value, "j F Y")
+        groups.setdefault(chip["label"], []).append(str(value))
+    parts = []
+    for label, values in groups.items():
+        if label == "Text":
+            parts.append(f"“{values[0]}”")
+        elif label in ("From", "To"):
+            parts.append(f"{label.lower()} {values[0]}")
+        else:
+            parts.append(f"{label.lower()}: {' or '.join(values)}")
     return "; ".join(parts) or "all reports"
 
 
@@ -92,19 +91,19 @@ class SearchFeed(Feed):
             return bad_parameters(exc.errors, request.GET)
 
     def get_object(self, request, *args, **kwargs):
-        resolved, results = selectors.search_results_iter(params=request.GET, chunk=FEED_LENGTH)
-        if resolved.errors:
-            raise BadSearch(resolved.errors)
-        query = applied_query(resolved)
+        search = Search(request.GET)
+        if search.errors:
+            raise BadSearch(search.errors)
+        query = search.state.applied()
         suffix = f"?{query}" if query else ""
         return FeedSearch(
-            title=f"{ARCHIVE_NAME}: {describe(resolved)}",
+            title=f"{ARCHIVE_NAME}: {describe(search)}",
             subtitle=(f"The first {FEED_LENGTH} reports of this search, "
-                      f"{SORT_WORDS[resolved.sort]}. Every result: "
+                      f"{SORT_WORDS[search.sort]}. Every result: "
                       f"{request.build_absolute_uri(reverse('search-export-csv') + suffix)}"),
             search_url=reverse("search") + suffix,
             feed_url=reverse("search-feed") + suffix,
-            articles=list(islice(results, FEED_LENGTH)),
+            articles=list(islice(search.articles(chunk=FEED_LENGTH), FEED_LENGTH)),
         )
 
     def title(self, obj):

@@ -2,8 +2,10 @@
 
 from django.http import JsonResponse
 
-from . import selectors
-from .models import Article
+from articles.browse.search import PastTheEnd, Search
+from articles.models import Article
+
+from .views import related_articles
 
 
 def _entity(e) -> dict:
@@ -33,12 +35,13 @@ def _errors(errors: dict, status=400):
 
 
 def search(request):
+    search = Search(request.GET)
     try:
-        page = selectors.article_search(params=request.GET)
-    except selectors.PageNotFound as exc:
+        page = search.page(facets=not search.errors)
+    except PastTheEnd as exc:
         return _errors({"page": str(exc)})
-    if page.errors:
-        return _errors(page.errors)
+    if search.errors:
+        return _errors(search.errors)
     return JsonResponse({
         "count": page.count,
         "page": page.page,
@@ -53,11 +56,11 @@ def search(request):
 
 
 def article(request, slug):
-    found = selectors.article_detail(slug=slug, user=None)
+    found = Article.objects.published().with_metadata().filter(slug=slug).first()
     if found is None:
         return _errors({"slug": "No published article has this slug."}, status=404)
     data = result_json(found)
     data["body"] = found.body
     data["language"] = found.language
-    data["related"] = [result_json(a) for a in selectors.related_articles(article=found)]
+    data["related"] = [result_json(a) for a in related_articles(found)]
     return JsonResponse(data)

@@ -1,0 +1,157 @@
+"""Selections answer what the database would: counts, facets, orders and pages of random
+searches over real records equal a naive computation from the database; and the page of a
+large search is ranked without scoring every match."""
+
+import datetime as dt
+import json
+import random
+from collections import Counter
+
+import pytest
+from whoosh import scoring
+
+from articles import search
+from articles.ingest import Importer
+from articles.kinds import KINDS
+from articles.models import Article
+from articles.search.criteria import Criteria
+from articles.search.whoosh import WhooshBackend
+
+from .conftest import SHARED
+
+CORPUS = SHARED / "corpora" / "mass-mobilization.jsonl"
+WORDS = ["protest", "police", "students", "strike", "government", "workers", "election",
+         "arrested", "capital", "march", "teachers", "opposition", "demonstrators", "tax"]
+
+
+@pytest.fixture
+def corpus(index, tmp_path):
+    with open(CORPUS, encoding="utf-8") as fh:
+        lines = [next(fh) for _ in range(1500)]
+    path = tmp_path / "mm.jsonl"
+    path.write_text("".join(lines), encoding="utf-8")
+    Importer().run([str(path)])
+    return Article.objects.published().with_metadata()
+
+
+def naive(articles, matched, *, q, chosen, years, date_from, date_to):
+    """(count, facets) for a search, from Python over the database's rows."""
+    def keep(article, leave_out=None):
+        if q and article.pk not in matched:
+            return False
+        for kind_name, ids in chosen.items():
+            if kind_name != leave_out and not {e.pk for e in KINDS[kind_name].entities_of(article)} & ids:
+                return False
+        if years and leave_out != "year" and (not article.published or article.published.year not in years):
+            return False
+        if date_from and (not article.published or article.published < date_from):
+            return False
+        return not (date_to and (not article.published or article.published > date_to))
+
+    facets = {}
+    for kind in KINDS.values():
+        facets[kind.name] = Counter(e.pk for a in articles if keep(a, kind.name) for e in kind.entities_of(a))
+    facets["year"] = Counter(a.published.year for a in articles if keep(a, "year") and a.published)
+    return sum(1 for a in articles if keep(a)), facets
+
+
+@pytest.mark.skipif(not CORPUS.exists(), reason="the shared corpus is not here")
+def test_random_searches_count_and_facet_as_the_database_does(corpus, client):
+    articles = list(corpus)
+    rng = random.Random(7)
+    entity_ids = {kind.name: sorted({e.pk for a in articles for e in kind.entities_of(a)})
+                  for kind in KINDS.values()}
+    slugs = {kind.name: dict(kind.model.objects.values_list("pk", "slug")) for kind in KINDS.values()}
+    for _ in range(25):
+        q = rng.choice(["", *WORDS])
+        chosen = {kind: set(rng.sample(ids, rng.choice([1, 2]))) for kind, ids in entity_ids.items()
+                  if rng.random() < 0.3}
+        years = set(rng.sample(range(1990, 1996), rng.choice([0, 1, 2])))
+        date_from = dt.date(1990, rng.randint(1, 12), 1) if rng.random() < 0.3 else None
+        date_to = dt.date(1994, rng.randint(1, 12), 28) if rng.random() < 0.3 else None
+        params = [("q", q)] if q else []
+        params += [(kind, slugs[kind][pk]) for kind, ids in chosen.items() for pk in ids]
+        params += [("year", str(y)) for y in years]
+        params += [(k, v.isoformat()) for k, v in (("date_from", date_from), ("date_to", date_to)) if v]
+        params.append(("per_page", "100"))
+        data = client.get("/api/search/", params).json()
+        matched = set(search.match(q).pks) if q else set()
+        count, facets = naive(articles, matched, q=q, chosen=chosen, years=years,
+                              date_from=date_from, date_to=date_to)
+        assert data["count"] == count, params
+        for name in (*KINDS, "year"):
+            label_of = str if name == "year" else slugs[name].get
+            expected = {label_of(v): n for v, n in facets[name].items() if n}
+            got = {item["value"]: item["count"] for item in data["facets"][name]}
+            assert all(n == expected.get(value, 0) for value, n in got.items()), (params, name)
+            limit = len(expected) if name == "year" else 50
+            extra = sum(1 for pk in chosen.get(name, ()) if label_of(pk) in got)  # always shown
+            assert min(limit, len(expected)) <= sum(1 for n in got.values() if n) \
+                <= min(limit, len(expected)) + extra, (params, name)
+        # Every result listed satisfies every filter, in the search's order.
+        by_pk = {a.slug: a for a in articles}
+        for result in data["results"]:
+            article = by_pk[result["slug"]]
+            for kind, ids in chosen.items():
+                assert {e.pk for e in KINDS[kind].entities_of(article)} & ids, (params, result["slug"])
+        if not q:
+            dates = [r["published"] or "" for r in data["results"]]
+            assert dates == sorted(dates, reverse=True) or "" in dates
+
+
+def test_the_first_page_of_a_large_search_does_not_score_every_match(tmp_path, monkeypatch):
+    """10,020 documents match "strike": the page of 20 comes from scoring far fewer, while the
+    count is exact."""
+    backend = WhooshBackend(tmp_path / "index")
+
+    def doc(pk, body):
+        return {"pk": pk, "title": f"Report {pk}", "body": body, "language": "en",
+                "date": pk, "stamp": str(pk)}
+
+    strong = [doc(pk, "strike strike strike strike strike") for pk in range(1, 21)]
+    weak = [doc(pk, "a long report on many things, among them one strike, and more words " * 3)
+            for pk in range(21, 10_021)]
+    backend.rebuild(strong + weak + [doc(20_000, "nothing to see")])
+    scored = []
+    original = scoring.BM25F.scorer
+
+    def counting_scorer(self, searcher, fieldname, text, qf=1):
+        scorer = original(self, searcher, fieldname, text, qf=qf)
+        real = scorer.score
+
+        def score(matcher):
+            scored.append(1)
+            return real(matcher)
+
+        scorer.score = score
+        return scorer
+
+    monkeypatch.setattr(scoring.BM25F, "scorer", counting_scorer)
+    selection = backend.select(Criteria(q="strike", sort="relevance"))
+    assert selection.count() == 10_020
+    assert sorted(selection.pks(0, 20)) == list(range(1, 21))
+    assert 0 < len(scored) < 10_020 / 4, f"{len(scored)} documents scored for a page of 20"
+    backend.close()
+
+
+def test_a_selection_of_the_whole_archive_and_its_facets(index):
+    from . import factories as f
+
+    almaty, taraz = f.city("Almaty"), f.city("Taraz")
+    kz = f.country("Kazakhstan")
+    f.article("One", published=dt.date(2020, 1, 5), cities=[almaty], countries=[kz])
+    f.article("Two", published=dt.date(2021, 3, 5), cities=[almaty, taraz], countries=[kz])
+    f.article("Undated", published=None, cities=[taraz])
+    f.article("Draft", status="draft", cities=[taraz])
+    whole = search.get_backend().select(Criteria())
+    assert whole.count() == 3
+    assert [Article.objects.get(pk=pk).title for pk in whole.pks(0, 10)] == ["Two", "One", "Undated"]
+    assert whole.counts("city") == Counter({almaty.pk: 2, taraz.pk: 2})
+    assert whole.counts("year") == Counter({2020: 1, 2021: 1})
+    assert whole.dates("month") == Counter({dt.date(2020, 1, 1): 1, dt.date(2021, 3, 1): 1})
+    assert whole.date_span() == (dt.date(2020, 1, 5), dt.date(2021, 3, 5))
+    only = search.get_backend().select(Criteria(entities=(("city", (taraz.pk,)),), sort="oldest"))
+    assert [Article.objects.get(pk=pk).title for pk in only.pks(0, 10)] == ["Two", "Undated"]
+    assert only.counts("city") == Counter({almaty.pk: 2, taraz.pk: 2})  # the others to add
+    assert only.counts("city", own_filter=True) == Counter({almaty.pk: 1, taraz.pk: 2})
+    assert json.dumps(sorted(only.counts("country", own_filter=True).items())) == f"[[{kz.pk}, 1]]"
