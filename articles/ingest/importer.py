@@ -89,6 +89,9 @@ class Importer:
                 ids.update(record.ids)
         if batch:
             self._write_batch(batch)
+        if not self.dry_run:
+            # Every batch queued its articles; they reach the index in a few large commits.
+            search.drain()
         if not self.dry_run and (self.report.created or self.report.updated):
             from articles.curation import find_candidates
 
@@ -182,7 +185,7 @@ class Importer:
         record_articles([c.article for c in created], reason="import", update=False)
         record_articles([c.article for c in updated], reason="import", update=True)
         self.report.near_duplicates += self.near.link([c.article for c in created])
-        search.enqueue([c.article.pk for c in created + updated])
+        search.enqueue([c.article.pk for c in created + updated], drain_after_commit=False)
         return plan
 
     def _create(self, changes: list[Change]):

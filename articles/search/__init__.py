@@ -17,10 +17,10 @@ from django.conf import settings
 
 from . import names
 from .base import IndexUnavailable, QueryError, SearchBackend, Selection, TextMatches
-from .sync import DRAIN_BATCH, Drift, check, drain, enqueue, rebuild
+from .sync import Drift, check, drain, enqueue, rebuild
 
 __all__ = [
-    "DRAIN_BATCH", "Drift", "IndexUnavailable", "QueryError", "SearchBackend", "Selection",
+    "Drift", "IndexUnavailable", "QueryError", "SearchBackend", "Selection",
     "TextMatches", "check", "drain", "enqueue", "get_backend", "is_ready", "match", "names",
     "rebuild", "related", "reset_backend", "snippets",
 ]

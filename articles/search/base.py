@@ -128,9 +128,10 @@ class SearchBackend(ABC):
         first, itself excluded."""
 
     @abstractmethod
-    def write(self, *, upsert: Iterable[dict], delete: Iterable[int] = ()) -> None:
+    def write(self, *, upsert: Iterable[dict], delete: Iterable[int] = (), bulk: bool = False) -> None:
         """Add or replace the documents `upsert` and remove those with pks in `delete`, in
-        one commit. Concurrent writers (threads or processes) wait their turn."""
+        one commit (`bulk`: many documents, worth writing in parallel). Concurrent writers
+        (threads or processes) wait their turn."""
 
     @abstractmethod
     def rebuild(

@@ -17,7 +17,9 @@ from .base import IndexUnavailable
 from .schema import article_document, documents_queryset
 
 logger = logging.getLogger("articles.search")
-DRAIN_BATCH = 500
+DRAIN_CHUNK = 20_000
+#: From this many queued articles, a drain writes with several processes.
+BULK = 2_000
 
 
 def _backend():
@@ -26,16 +28,21 @@ def _backend():
     return get_backend()
 
 
-def enqueue(article_ids: Iterable[int]) -> None:
+def enqueue(article_ids: Iterable[int], *, drain_after_commit: bool = True) -> None:
     """Record, in the current transaction, that these articles' documents must be refreshed,
-    and drain the queue once the transaction commits (nothing happens if it rolls back)."""
+    and drain the queue once the transaction commits (nothing happens if it rolls back).
+
+    Bulk writers (imports) pass `drain_after_commit=False` and call `drain()` once at the
+    end, so that thousands of articles reach the index in a few large commits, not one per
+    batch; a bulk writer that dies leaves its rows for the next drain."""
     from articles.models import IndexQueue
 
     ids = sorted({int(pk) for pk in article_ids if pk is not None})
     if not ids:
         return
     IndexQueue.objects.bulk_create([IndexQueue(article_id=pk) for pk in ids], batch_size=500)
-    transaction.on_commit(_drain_quietly)
+    if drain_after_commit:
+        transaction.on_commit(_drain_quietly)
 
 
 def _drain_quietly():
@@ -47,13 +54,14 @@ def _drain_quietly():
         logger.exception("index update failed; the queue keeps the pending articles")
 
 
-def drain(*, batch: int = DRAIN_BATCH) -> int:
+def drain(*, chunk: int = DRAIN_CHUNK) -> int:
     """Bring the index up to date with every queued article; return how many were handled.
 
-    An index that does not exist yet is built from the whole database first. A queue row is
+    An index that does not exist yet is built from the whole database first. Queued work is
+    written `chunk` articles to a commit (in parallel when there are many); a queue row is
     deleted only once its work has reached the index: if writing fails, the rows stay.
     """
-    from articles.models import IndexQueue
+    from articles.models import Article, IndexQueue
 
     backend = _backend()
     handled = 0
@@ -67,14 +75,17 @@ def drain(*, batch: int = DRAIN_BATCH) -> int:
         return handled
     with backend.writer_lock():
         while True:
-            rows = list(IndexQueue.objects.order_by("pk").values_list("pk", "article_id")[:batch])
+            rows = list(IndexQueue.objects.order_by("pk").values_list("pk", "article_id")[:chunk])
             if not rows:
                 break
-            pks = {article_id for _, article_id in rows}
-            docs = [article_document(a) for a in documents_queryset().filter(pk__in=pks)]
-            gone = pks - {doc["pk"] for doc in docs}
-            backend.write(upsert=docs, delete=gone)
-            IndexQueue.objects.filter(pk__in=[row_pk for row_pk, _ in rows]).delete()
+            pks = sorted({article_id for _, article_id in rows})
+            published = set(Article.objects.published().filter(pk__in=pks).values_list("pk", flat=True))
+            documents = (article_document(a) for a in documents_queryset().filter(pk__in=pks)
+                         .order_by("pk").iterator(1000))
+            backend.write(upsert=documents, delete=set(pks) - published, bulk=len(pks) >= BULK)
+            row_pks = [row_pk for row_pk, _ in rows]
+            for start in range(0, len(row_pks), 900):  # within SQLite's variable limit
+                IndexQueue.objects.filter(pk__in=row_pks[start: start + 900]).delete()
             handled += len(pks)
     return handled
 

@@ -36,6 +36,10 @@ INDEX_NAME = f"articles_v{SCHEMA_VERSION}"
 LOCK_FILE = "archive-writer.lock"
 LOCK_TIMEOUT = 300.0
 OPEN_RETRIES = 8
+#: Processes that analyse documents in a rebuild or a large drain (the machine's cores, up to 4).
+PROCS = min(4, os.cpu_count() or 1)
+#: Memory each writing process may use for its buffers before it writes a run to disk.
+LIMIT_MB = 128
 
 
 class WhooshBackend(SearchBackend):
@@ -232,25 +236,48 @@ class WhooshBackend(SearchBackend):
         fields["spell"] = doc.get("spell") or " ".join(doc.get(name, "") for name in QUERY_FIELDS)
         return fields
 
-    def write(self, *, upsert: Iterable[dict], delete: Iterable[int] = ()) -> None:
-        upsert, delete = list(upsert), list(delete)
-        if not upsert and not delete:
-            return
+    def _indexed_pks(self) -> set[int]:
+        """The pks of the documents in the index now (the writer lock is held)."""
+        with self._lock:
+            self._open_searcher()
+            columns = self._columns
+            return set(columns.pk[columns.live].tolist()) if columns.n else set()
+
+    def _writer(self, ix, *, bulk: bool):
+        if bulk and PROCS > 1:
+            # Several processes analyse the documents; their segments join the index as
+            # they are (multisegment), with no single-threaded merge at the end.
+            return ix.writer(procs=PROCS, multisegment=True, limitmb=LIMIT_MB)
+        return ix.writer(timeout=LOCK_TIMEOUT, limitmb=LIMIT_MB)
+
+    def write(self, *, upsert: Iterable[dict], delete: Iterable[int] = (), bulk: bool = False) -> None:
+        delete = list(delete)
         with self.writer_lock():
             if not self.exists():
                 # The caller keeps its queued work: `drain` builds the index first.
                 raise IndexUnavailable("the search index has not been built yet")
+            indexed = self._indexed_pks()
             ix = self._open_index()
-            writer = ix.writer(timeout=LOCK_TIMEOUT)
+            writer = self._writer(ix, bulk=bulk)
+            written = 0
             try:
                 for pk in delete:
-                    writer.delete_by_term("pk", str(pk))
+                    if pk in indexed:
+                        writer.delete_by_term("pk", str(pk))
                 for doc in upsert:
-                    writer.update_document(**self._fields(doc))
+                    # A new document is added; only one already indexed needs replacing.
+                    if doc["pk"] in indexed:
+                        writer.update_document(**self._fields(doc))
+                    else:
+                        writer.add_document(**self._fields(doc))
+                    written += 1
             except BaseException:
                 writer.cancel()
                 raise
-            writer.commit()
+            if written or delete:
+                writer.commit()
+            else:
+                writer.cancel()
 
     def rebuild(
         self, documents: Iterable[dict], *, progress: Callable[[int], None] | None = None
@@ -264,7 +291,7 @@ class WhooshBackend(SearchBackend):
                 ix = None  # unreadable by this version: replaced whole
             if ix is None:
                 ix = index.create_in(str(self.path), self.schema, indexname=INDEX_NAME)
-            writer = ix.writer(timeout=LOCK_TIMEOUT, limitmb=256)
+            writer = self._writer(ix, bulk=True)
             try:
                 for doc in documents:
                     writer.add_document(**self._fields(doc))
@@ -274,9 +301,9 @@ class WhooshBackend(SearchBackend):
             except BaseException:
                 writer.cancel()
                 raise
-            # CLEAR swaps the old segments for the new one in a single commit: readers see
+            # CLEAR swaps the old segments for the new ones in a single commit: readers see
             # the old index until then, never a half-built one.
-            writer.commit(mergetype=CLEAR, optimize=True)
+            writer.commit(mergetype=CLEAR)
             self._remove_other_versions()
         return count
 
