@@ -10,6 +10,12 @@ def _ensure_roles(sender, **kwargs):
     ensure_roles(Group, Permission)
 
 
+def _refresh_statistics(sender, using="default", **kwargs):
+    from . import dbstats
+
+    dbstats.refresh(using)
+
+
 class ArticlesConfig(AppConfig):
     name = "articles"
     verbose_name = "Archive"
@@ -19,3 +25,4 @@ class ArticlesConfig(AppConfig):
 
         # After auth's own post_migrate has created the permissions.
         post_migrate.connect(_ensure_roles, sender=self)
+        post_migrate.connect(_refresh_statistics, sender=self)

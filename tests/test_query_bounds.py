@@ -68,6 +68,24 @@ def test_expansions_are_capped_per_term_and_per_query():
         assert translator.notices
 
 
+def test_a_fuzzy_term_stands_for_its_closest_words_and_shares_the_budget():
+    # "polic" (police stemmed) is 1 edit from polict, polica and polik, 2 from the others:
+    # common far words must not crowd out rare close ones.
+    far = ["pelik", "palik", "pulik", "pelix", "palicx"]
+    f.article("Words", " ".join(far * 5 + ["polict", "polica", "polik", "police"]))
+    backend = search.get_backend()
+    with backend._lock:
+        reader = backend._open_searcher().reader()
+        translator = Translator(backend.schema, reader)
+        built = translator.node(q.parse("police~2").tree)
+        words = {leaf.text for leaf in built.leaves()}
+        assert len(words) == q.MAX_FUZZY_EXPANSIONS
+        assert {"polic", "polict", "polica", "polik"} <= words
+        # Every fuzzy term of a query gets its words: the first does not take the budget.
+        built = translator.node(q.parse("police~2 pelik~1 palicx~1").tree)
+        assert {leaf.text for leaf in built.leaves()} >= {"polic", "pelik", "palicx"}
+
+
 def test_one_letter_wildcards_are_read_as_words(client):
     f.article("Picket", "A picket in the park.")
     plan = q.parse("p* q* r* s*")

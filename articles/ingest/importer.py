@@ -19,7 +19,7 @@ from pathlib import Path
 from django.db import IntegrityError, OperationalError, connection, transaction
 from django.utils import timezone
 
-from articles import search
+from articles import dbstats, search
 from articles.history import record_articles
 from articles.kinds import KINDS, LINKED
 from articles.models import Article, Origin
@@ -79,17 +79,21 @@ class Importer:
             search.drain()
         batch: list[Record] = []
         ids: set[str] = set()
+        batches = 0
         for path in iter_paths(paths):
             for record in self._records(path, fmt):
                 # One record id once per batch: a repeated id is a re-import of the first.
                 if ids & set(record.ids) or len(batch) >= self.batch_size:
                     self._write_batch(batch)
-                    batch, ids = [], set()
+                    batch, ids, batches = [], set(), batches + 1
+                    if batches == 1 and not self.dry_run:
+                        dbstats.refresh()  # an empty archive's first batch: plans for the rest
                 batch.append(record)
                 ids.update(record.ids)
         if batch:
             self._write_batch(batch)
         if not self.dry_run:
+            dbstats.refresh()
             # Every batch queued its articles; they reach the index in a few large commits.
             search.drain()
         if not self.dry_run and (self.report.created or self.report.updated):

@@ -14,7 +14,7 @@
 
 The cost of a query is bounded here, before any engine sees it: at most `MAX_WORDS` words,
 fuzzy terms of at most `MAX_FUZZY_DISTANCE` edits, and (applied by the engines)
-`MAX_EXPANSIONS` terms for each prefix, wildcard or fuzzy term, `MAX_TOTAL_EXPANSIONS` for the
+`MAX_EXPANSIONS` terms for each prefix or wildcard and `MAX_FUZZY_EXPANSIONS` for each fuzzy term, `MAX_TOTAL_EXPANSIONS` for the
 whole query and `TIME_BUDGET` seconds of searching.
 """
 
@@ -30,6 +30,8 @@ from .schema import QUERY_FIELDS
 MAX_WORDS = 64
 MAX_FUZZY_DISTANCE = 2
 MAX_EXPANSIONS = 50
+#: Words a fuzzy term stands for at most: the closest ones.
+MAX_FUZZY_EXPANSIONS = 5
 MAX_TOTAL_EXPANSIONS = 200
 #: Prefixes and wildcards need this many letters before the first wildcard character.
 MIN_PREFIX = 2

@@ -1,6 +1,7 @@
 from django.core.management import call_command
 from django.core.management.base import BaseCommand
 
+from articles import dbstats
 from articles.models import Article
 
 
@@ -12,4 +13,5 @@ class Command(BaseCommand):
             self.stdout.write("Archive already has articles; seeds not loaded.")
             return
         call_command("loaddata", "seed_articles", verbosity=0)
+        dbstats.refresh()
         self.stdout.write(f"Loaded {Article.objects.count()} seed articles.")

@@ -14,7 +14,10 @@ from whoosh import query as wq
 
 from .. import query as q
 from ..schema import QUERY_FIELDS
+from . import vocabulary
 
+#: Where a prefix, wildcard or fuzzy term without a field is expanded and searched.
+EXPANDED_FIELDS = {"title": QUERY_FIELDS["title"], "body": QUERY_FIELDS["body"]}
 #: Vocabulary entries read at most per prefix, wildcard or fuzzy term.
 SCAN_LIMIT = 20_000
 
@@ -56,27 +59,30 @@ class Translator:
 
     # ------------------------------------------------------------ expansions
 
-    def _budget(self) -> int:
-        return max(0, min(q.MAX_EXPANSIONS, q.MAX_TOTAL_EXPANSIONS - self.expanded))
+    def _budget(self, limit: int) -> int:
+        return max(0, min(limit, q.MAX_TOTAL_EXPANSIONS - self.expanded))
 
-    def _best(self, fieldname: str, candidates) -> list[str]:
-        """The candidates most documents hold, within the query's expansion budget."""
-        budget = self._budget()
-        if not budget:
-            return []
-        scanned = itertools.islice(candidates, SCAN_LIMIT)
-        best = heapq.nlargest(budget, scanned, key=lambda t: self.reader.doc_frequency(fieldname, t))
+    def _expand(self, label: str, fieldname, candidates_for, *, limit=q.MAX_EXPANSIONS,
+                closeness=lambda term: 0):
+        """The words of the vocabulary that `candidates_for(field)` yields, the closest then
+        the most common first, within `limit` and the query's budget of distinct words; each searched in the fields that
+        hold it (a word counts once against the budget, whatever the number of fields)."""
+        budget = self._budget(limit)
+        # Without a field, the words of the text: every name is also in the text it names,
+        # and each field more is one matcher more per word to score.
+        fields = self.fields(fieldname) if fieldname else EXPANDED_FIELDS
+        frequency: dict[str, dict[str, int]] = {}
+        for f in fields:
+            for term in itertools.islice(candidates_for(f), SCAN_LIMIT):
+                frequency.setdefault(term, {})[f] = self.reader.doc_frequency(f, term)
+        best = heapq.nlargest(budget, frequency,
+                              key=lambda t: (closeness(t), sum(frequency[t].values())))
         self.expanded += len(best)
-        return best
-
-    def _expand(self, label: str, fieldname, candidates_for):
-        clauses = []
-        for f, weight in self.fields(fieldname).items():
-            for term in self._best(f, candidates_for(f)):
-                clauses.append(wq.Term(f, term, boost=weight))
-        if self.expanded >= q.MAX_TOTAL_EXPANSIONS:
+        if len(best) < len(frequency) and self.expanded >= q.MAX_TOTAL_EXPANSIONS:
             self.notices.append(f"“{label}” matches many words; only the most common "
                                 f"{q.MAX_TOTAL_EXPANSIONS} of all expansions were searched.")
+        clauses = [wq.Term(f, term, boost=fields[f]) for term in best
+                   for f, df in frequency[term].items() if df]
         return wq.Or(clauses) if clauses else wq.NullQuery
 
     def prefix(self, node: q.Prefix):
@@ -97,10 +103,19 @@ class Translator:
         return self._expand(pattern, node.field, candidates)
 
     def fuzzy(self, node: q.Fuzzy):
-        stems = self.terms_of(node.text) or [node.text.lower()]
-        return self._expand(f"{node.text}~{node.distance}", node.field, lambda f: (
-            t.decode() if isinstance(t, bytes) else t
-            for t in self.reader.terms_within(f, stems[0], node.distance, prefix=1)))
+        stem = (self.terms_of(node.text) or [node.text.lower()])[0]
+        edits: dict[str, int] = {}
+
+        def candidates(f):
+            near = vocabulary.within(self.reader, f, stem, node.distance)
+            for term, distance in near.items():
+                edits[term] = min(distance, edits.get(term, distance))
+            return iter(near)
+
+        # The closest words first, the most common among equally close ones, as few as
+        # Lucene's fuzzy query keeps by default: a typo means one word, not fifty.
+        return self._expand(f"{node.text}~{node.distance}", node.field, candidates,
+                            limit=q.MAX_FUZZY_EXPANSIONS, closeness=lambda t: -edits[t])
 
     # ------------------------------------------------------------------- trees
 
