@@ -705,7 +705,7 @@ def start_server(ctx: Context, workers: int, timeout: float | None) -> tuple[sub
     extra = ["--timeout", str(timeout)] if timeout else []
     proc = subprocess.Popen(
         [str(gunicorn), "archive.wsgi:application", "-c", "archive/gunicorn.conf.py",
-         "--bind", f"127.0.0.1:{port}", "--workers", str(workers), "--access-logfile", "-", "--graceful-timeout", "10", *extra],
+         "--bind", f"127.0.0.1:{port}", "--workers", str(workers), *extra],
         cwd=ctx.project, env=ctx.env, stdout=out, stderr=subprocess.STDOUT)
     CHILDREN.append(proc)
     start = time.perf_counter()

@@ -14,8 +14,8 @@
 
 The cost of a query is bounded here, before any engine sees it: at most `MAX_WORDS` words,
 fuzzy terms of at most `MAX_FUZZY_DISTANCE` edits, and (applied by the engines)
-`MAX_EXPANSIONS` terms for each prefix or wildcard and `MAX_FUZZY_EXPANSIONS` for each fuzzy term, `MAX_TOTAL_EXPANSIONS` for the
-whole query and `TIME_BUDGET` seconds of searching.
+`MAX_EXPANSIONS` terms for each prefix or wildcard, `MAX_FUZZY_EXPANSIONS` for each fuzzy
+term, `MAX_TOTAL_EXPANSIONS` for the whole query and `TIME_BUDGET` seconds of searching.
 """
 
 import math

@@ -65,8 +65,9 @@ class Translator:
     def _expand(self, label: str, fieldname, candidates_for, *, limit=q.MAX_EXPANSIONS,
                 closeness=lambda term: 0):
         """The words of the vocabulary that `candidates_for(field)` yields, the closest then
-        the most common first, within `limit` and the query's budget of distinct words; each searched in the fields that
-        hold it (a word counts once against the budget, whatever the number of fields)."""
+        the most common first, within `limit` and the query's budget of distinct words;
+        each searched in the fields that hold it (a word counts once against the budget,
+        whatever the number of fields)."""
         budget = self._budget(limit)
         # Without a field, the words of the text: every name is also in the text it names,
         # and each field more is one matcher more per word to score.
