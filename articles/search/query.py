@@ -20,11 +20,11 @@ term, `MAX_TOTAL_EXPANSIONS` for the whole query and `TIME_BUDGET` seconds of se
 
 import math
 import re
-from dataclasses import dataclass, field
 
 from .base import QueryError
 from .names import NameTable
 from .names import words as name_words
+from .nodes import And, Fuzzy, Not, Or, Phrase, Plan, Prefix, Term, Unit, Wildcard, leaves
 from .schema import QUERY_FIELDS
 
 MAX_WORDS = 64
@@ -42,81 +42,10 @@ TIME_BUDGET = 2.0
 NAME_SLOP = 1
 OPERATORS = ("AND", "OR", "NOT")
 
-__all__ = ["QueryError", "parse", "minimum_should_match", "leaves"]
-
-
-# ------------------------------------------------------------------------- nodes
-
-
-@dataclass(frozen=True)
-class Term:
-    text: str
-    field: str | None = None  # None: every searchable field, weighted
-
-
-@dataclass(frozen=True)
-class Phrase:
-    words: tuple[str, ...]
-    field: str | None = None
-    slop: int = 0
-
-
-@dataclass(frozen=True)
-class Prefix:
-    text: str
-    field: str | None = None
-
-
-@dataclass(frozen=True)
-class Wildcard:
-    pattern: str
-    field: str | None = None
-
-
-@dataclass(frozen=True)
-class Fuzzy:
-    text: str
-    distance: int = 1
-    field: str | None = None
-
-
-@dataclass(frozen=True)
-class And:
-    children: tuple
-
-
-@dataclass(frozen=True)
-class Or:
-    children: tuple
-
-
-@dataclass(frozen=True)
-class Not:
-    child: object
-
-
-@dataclass(frozen=True)
-class Unit:
-    """One thing a plain query asks for: a word, or a curated name in all its spellings."""
-
-    label: str
-    #: each alternative is a word sequence: ("protest",) or ("democratic", "choice", ...)
-    alternatives: tuple[tuple[str, ...], ...]
-
-
-@dataclass
-class Plan:
-    q: str
-    kind: str  # "plain" or "syntax"
-    units: list[Unit] = field(default_factory=list)
-    min_match: int = 0
-    tree: object = None
-    #: the words a reader typed, for "did you mean"
-    words: list[str] = field(default_factory=list)
-    #: the plain reading of a syntax query, tried once when the syntax finds nothing
-    fallback: "Plan | None" = None
-    #: clamped or dropped parts of the query, said to the reader
-    notices: list[str] = field(default_factory=list)
+__all__ = [
+    "And", "Fuzzy", "Not", "Or", "Phrase", "Plan", "Prefix", "QueryError", "Term", "Unit", "Wildcard",
+    "leaves", "minimum_should_match", "parse",
+]
 
 
 # ----------------------------------------------------------------------- helpers
@@ -377,14 +306,3 @@ def parse(q: str, names: NameTable | None = None) -> Plan:
     if has_syntax(q):
         return syntax_plan(q, names)
     return plain_plan(q, names)
-
-
-def leaves(node):
-    """Every leaf (Term, Phrase, Prefix, Wildcard, Fuzzy) of a syntax tree, NOTs included."""
-    if isinstance(node, And | Or):
-        for child in node.children:
-            yield from leaves(child)
-    elif isinstance(node, Not):
-        yield from leaves(node.child)
-    elif node is not None:
-        yield node
