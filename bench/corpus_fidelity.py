@@ -22,17 +22,19 @@ import subprocess
 import sys
 import tempfile
 import time
-import unicodedata
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+from articles.text import normalize_name  # noqa: E402  (the archive's own rule; no settings needed)
+
 DEFAULT_CORPUS = ROOT.parent / "shared" / "corpora" / "mass-mobilization.jsonl"
 
 
 def key(name: str) -> str:
-    """Names compare as the archive compares them: case, accents and spacing folded."""
-    text = "".join(c for c in unicodedata.normalize("NFKD", name or "") if not unicodedata.combining(c))
-    return " ".join(text.casefold().split())
+    """Names compare as the archive compares them: case, accents and separators folded
+    ("St. Petersburg" and "St Petersburg" are one city)."""
+    return normalize_name(name)
 
 
 def fidelity_problems(records: list[dict], exported: list[dict], notes: str = "") -> list[str]:
