@@ -179,11 +179,15 @@ class Importer:
         self._create(created)
         self._update([c for c in updated if c.fields_changed])
         self._link(created + updated)
-        Origin.objects.bulk_create([o for c in plan.changes for o in c.origins if o.pk is None])
+        origins = [o for c in plan.changes for o in c.origins]
+        # Split before inserting: bulk_create gives the new ones their pks.
+        new_origins = [o for o in origins if o.pk is None]
+        changed_origins = [o for o in origins if o.pk is not None]  # the plan lists changed ones only
+        Origin.objects.bulk_create(new_origins)
         Origin.objects.bulk_update(
-            [o for c in plan.changes for o in c.origins if o.pk is not None],
+            changed_origins,
             ["fingerprint", "source", "cities", "actors", "countries", "url", "language", "where",
-             "imported"])
+             "imported"], batch_size=500)
         for change in created + updated:
             change.article._change_reason = change.reason  # read by the history per article
         record_articles([c.article for c in created], reason="import", update=False)
