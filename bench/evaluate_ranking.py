@@ -1,18 +1,21 @@
-"""Ranking quality of the archive's search, measured on the SciFact documents.
+"""Ranking quality of the archive's search, measured on judged queries.
 
-Imports the SciFact abstracts into a throw-away archive (SQLite database and index under a
-temporary directory), sends every query to the public JSON API (`/api/search/`) exactly as an
-outside client would, maps the results back to SciFact ids through `record_id`, and prints
-nDCG@10 and recall@100 over all queries. A query answered with an error or with nothing
-scores 0 and is counted and listed, never dropped.
+Imports the documents (SciFact abstracts, or the Mass Mobilization reports for the news
+set) into a throw-away archive (SQLite database and index under a temporary directory),
+sends every query to the public JSON API (`/api/search/`) exactly as an outside client
+would, maps the results back to document ids through `record_id`, and prints nDCG@10,
+recall@100, the median time per query and the commit measured. A query answered with an
+error or with nothing scores 0 and is counted and listed, never dropped.
 
-    .venv/bin/python bench/evaluate_ranking.py [--queries PATH] [--docs PATH] [--verbose]
-        [--keep DIR] [--beir-queries queries.jsonl --qrels test.tsv]
+    .venv/bin/python bench/evaluate_ranking.py [--split train|claims|news]
+        [--beir-queries queries.jsonl --qrels test.tsv | --queries PATH] [--docs PATH]
+        [--verbose] [--keep DIR]
 
-Queries: `bench/scifact_queries.jsonl` (our own claims and judgments), one JSON object a
-line: {"qid": ..., "query": ..., "relevant": {"<doc id>": grade, ...}}; or the BEIR layout
-(`--beir-queries` with {"_id", "text"} lines and `--qrels`, a TSV with the header
-`query-id corpus-id score`), so the held-out test set runs the same way.
+`--split train` (the default) is SciFact's train split (../shared/corpora/scifact), the set
+ranking is tuned on; `claims` our own 78 SciFact claims (a smoke test); `news` short
+researcher queries on the Mass Mobilization corpus, judged by reading the results. Files
+given with `--beir-queries`/`--qrels` (a held-out split) or `--queries` (our layout) replace
+the split's queries; see bench/judgments.py for both layouts.
 
 `--keep DIR` keeps the database and index in DIR and reuses them on the next run (the import
 is skipped when every document is already there). Exit status: 0 when the evaluation ran,
@@ -20,13 +23,13 @@ is skipped when every document is already there). Exit status: 0 when the evalua
 """
 
 import argparse
-import csv
 import json
 import logging
 import math
 import os
 import re
 import shutil
+import subprocess
 import sys
 import tempfile
 import time
@@ -34,8 +37,9 @@ from io import StringIO
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_QUERIES = ROOT / "bench" / "scifact_queries.jsonl"
-DEFAULT_DOCS = ROOT.parent / "shared" / "corpora" / "scifact" / "docs.jsonl"
+sys.path.insert(0, str(ROOT / "bench"))
+from judgments import SPLITS, load_beir, load_doc_ids, load_queries, merge_judgments  # noqa: E402
+
 NDCG_K = 10
 RECALL_K = 100
 PER_PAGE = 100  # the API's maximum; one page covers recall@100
@@ -74,57 +78,6 @@ def recall_at_k(ranked, relevant: dict, k: int = RECALL_K) -> float:
     return len(wanted & set(list(ranked)[:k])) / len(wanted)
 
 
-# ---------------------------------------------------------------------------- inputs
-
-
-def load_queries(path) -> list[dict]:
-    """Our JSONL layout: [{"qid", "query", "relevant": {doc id: grade}}]."""
-    queries = []
-    with open(path, encoding="utf-8") as fh:
-        for n, line in enumerate(fh, start=1):
-            if not line.strip():
-                continue
-            obj = json.loads(line)
-            relevant = {str(doc): int(grade) for doc, grade in obj["relevant"].items()}
-            if not any(g > 0 for g in relevant.values()):
-                raise ValueError(f"{path}:{n}: query {obj['qid']} has no relevant document")
-            queries.append({"qid": str(obj["qid"]), "query": obj["query"], "relevant": relevant})
-    return queries
-
-
-def load_beir(queries_path, qrels_path) -> list[dict]:
-    """BEIR layout: queries.jsonl ({"_id", "text"}) and a qrels TSV (query-id, corpus-id,
-    score, with a header). Only queries with at least one positive judgment are kept."""
-    texts = {}
-    with open(queries_path, encoding="utf-8") as fh:
-        for line in fh:
-            if line.strip():
-                obj = json.loads(line)
-                texts[str(obj["_id"])] = obj["text"]
-    judgments: dict[str, dict[str, int]] = {}
-    with open(qrels_path, encoding="utf-8", newline="") as fh:
-        rows = csv.reader(fh, delimiter="\t")
-        for row in rows:
-            if not row or row[0] == "query-id":
-                continue
-            qid, doc, score = row[0].strip(), row[1].strip(), int(float(row[2]))
-            judgments.setdefault(qid, {})[doc] = score
-    missing = [qid for qid in judgments if qid not in texts]
-    if missing:
-        raise ValueError(f"{len(missing)} judged query ids have no text in {queries_path}: "
-                         f"{', '.join(missing[:5])}")
-    return [
-        {"qid": qid, "query": texts[qid], "relevant": rel}
-        for qid, rel in judgments.items()
-        if any(g > 0 for g in rel.values())
-    ]
-
-
-def load_doc_ids(path) -> list[str]:
-    with open(path, encoding="utf-8") as fh:
-        return [str(json.loads(line)["id"]) for line in fh if line.strip()]
-
-
 # ---------------------------------------------------------------------------- running
 
 
@@ -134,26 +87,39 @@ def fail(message: str) -> None:
     sys.exit(2)
 
 
-def main(argv=None):
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--queries", default=str(DEFAULT_QUERIES), help="our JSONL queries")
-    parser.add_argument("--docs", default=str(DEFAULT_DOCS), help="SciFact docs.jsonl")
+    parser.add_argument("--split", choices=sorted(SPLITS), default="train",
+                        help="judged queries and their documents (default: SciFact train)")
+    parser.add_argument("--queries", metavar="PATH", help="our JSONL queries")
+    parser.add_argument("--docs", metavar="PATH", help="documents (JSONL with id, title, body)")
     parser.add_argument("--beir-queries", metavar="PATH", help="BEIR queries.jsonl (_id, text)")
     parser.add_argument("--qrels", metavar="PATH", help="BEIR qrels TSV (query-id corpus-id score)")
     parser.add_argument("--verbose", action="store_true", help="one line per query")
     parser.add_argument("--keep", metavar="DIR", help="keep (and reuse) the database and index here")
+    return parser
+
+
+def main(argv=None):
+    parser = build_parser()
     args = parser.parse_args(argv)
 
     if bool(args.beir_queries) != bool(args.qrels):
         parser.error("--beir-queries and --qrels go together")
-    if args.beir_queries:
-        queries = load_beir(args.beir_queries, args.qrels)
-        source = f"{args.beir_queries} + {args.qrels}"
+    if args.beir_queries and args.queries:
+        parser.error("give either --queries or --beir-queries, not both")
+    split = SPLITS[args.split]
+    beir = (args.beir_queries, args.qrels) if args.beir_queries else \
+        None if args.queries else split.get("beir")
+    if beir:
+        queries = load_beir(*beir)
+        source = f"{beir[0]} + {beir[1]}"
     else:
-        queries = load_queries(args.queries)
-        source = args.queries
+        source = args.queries or split["queries"]
+        queries = load_queries(source)
     if not queries:
         parser.error("no queries with relevance judgments")
+    args.docs = args.docs or str(split["docs"])
     doc_ids = load_doc_ids(args.docs)
 
     work = Path(args.keep).resolve() if args.keep else Path(tempfile.mkdtemp(prefix="archive-eval-"))
@@ -165,6 +131,7 @@ def main(argv=None):
     os.environ.setdefault("SECRET_KEY", "evaluate-ranking-throw-away-key")
     sys.path.insert(0, str(ROOT))
 
+    print(f"commit: {commit()}")
     print(f"queries: {source} ({len(queries)} with judgments)")
     print(f"documents: {args.docs} ({len(doc_ids)})")
     print(f"work directory: {work}{' (kept)' if args.keep else ' (temporary, removed at the end)'}")
@@ -182,17 +149,26 @@ def main(argv=None):
             shutil.rmtree(work, ignore_errors=True)
 
 
+def commit() -> str:
+    """The commit measured, marked dirty when the working tree differs from it."""
+    def git(*cmd):
+        return subprocess.run(["git", *cmd], cwd=ROOT, capture_output=True, text=True).stdout
+    head = git("rev-parse", "--short", "HEAD").strip() or "unknown"
+    dirty = git("status", "--porcelain", "--untracked-files=no", "--", "articles", "bench")
+    return f"{head}{' + uncommitted changes' if dirty.strip() else ''}"
+
+
 def prepare(docs_path, doc_ids, queries, *, reuse: bool) -> None:
     import django
 
     django.setup()
     from django.core.management import call_command
 
-    from articles.models import Article
+    from articles.models import Article, Origin
 
     call_command("migrate", verbosity=0)
     wanted = set(doc_ids)
-    have = Article.objects.filter(record_id__in=wanted).count() if reuse else 0
+    have = Origin.objects.filter(record_id__in=wanted).count() if reuse else 0
     if reuse and have == len(wanted):
         out = StringIO()
         call_command("rebuild_index", "--if-stale", stdout=out)
@@ -224,17 +200,25 @@ def prepare(docs_path, doc_ids, queries, *, reuse: bool) -> None:
             for line in problems[:10]:
                 print(f"  {line}")
 
-    # Are the documents there and searchable?
-    rows = Article.objects.filter(record_id__in=wanted).values_list("record_id", "status")
-    status_of = dict(rows)
+    # Are the documents there and searchable? Each record id finds its article through its
+    # origin; an article merged from duplicates answers with one of its records' ids.
+    rows = Origin.objects.filter(record_id__in=wanted).values_list(
+        "record_id", "article__record_id", "article__status")
+    status_of = {rid: st for rid, _, st in rows}
+    folded = merge_judgments(queries, {rid: answer for rid, answer, _ in rows if answer})
     published = {rid for rid, st in status_of.items() if st == Article.Status.PUBLISHED}
     drafts = len(status_of) - len(published)
     print(f"documents in the archive: {len(status_of)} of {len(wanted)}; "
-          f"published {len(published)}, other status {drafts}")
+          f"published {len(published)}, other status {drafts}; "
+          f"{len(status_of) - len({a for _, a, _ in rows})} merged into another article")
+    if folded:
+        print(f"judgments: {folded} judged ids answer as the article they were merged into")
     if not published:
-        fail(f"none of the {len(wanted)} SciFact documents is published ({drafts} stored with "
+        fail(f"none of the {len(wanted)} documents is published ({drafts} stored with "
              "another status, e.g. draft: the records carry no publication date). Drafts are "
              "invisible to search, so every query would score 0.")
+    wanted = {answer for _, answer, _ in rows if answer} | (wanted - set(status_of))
+    published = {answer for _, answer, st in rows if answer and st == Article.Status.PUBLISHED}
     judged = {doc for q in queries for doc, g in q["relevant"].items() if g > 0}
     unknown = judged - wanted
     if unknown:

@@ -47,3 +47,33 @@ def test_empty_results_score_zero():
     assert ndcg_at_k([], {"a": 1}) == 0.0
     assert recall_at_k([], {"a": 1}) == 0.0
     assert ndcg_at_k(["a"], {}) == 0.0
+
+
+def test_judged_ids_merged_into_one_article_take_the_best_grade():
+    from judgments import merge_judgments  # bench/ is on the path once the harness loads
+
+    queries = [{"qid": "n1", "query": "strike", "relevant": {"mm-1": 1, "mm-2": 2, "mm-3": 1}}]
+    # mm-2 was an exact duplicate of mm-1: the article answers with mm-1.
+    assert merge_judgments(queries, {"mm-1": "mm-1", "mm-2": "mm-1", "mm-3": "mm-3"}) == 1
+    assert queries[0]["relevant"] == {"mm-1": 2, "mm-3": 1}
+
+
+def test_beir_queries_with_either_id_key(tmp_path):
+    from judgments import load_beir
+
+    (tmp_path / "q.jsonl").write_text('{"_id": "1", "text": "a claim"}\n{"id": "2", "text": "b"}\n')
+    (tmp_path / "qrels.tsv").write_text("query-id\tcorpus-id\tscore\n1\td1\t1\n2\td2\t1\n2\td3\t0\n")
+    assert load_beir(tmp_path / "q.jsonl", tmp_path / "qrels.tsv") == [
+        {"qid": "1", "query": "a claim", "relevant": {"d1": 1}},
+        {"qid": "2", "query": "b", "relevant": {"d2": 1, "d3": 0}},
+    ]
+
+
+def test_the_train_split_is_the_default_and_every_split_has_its_files():
+    from judgments import SPLITS
+
+    for name, split in SPLITS.items():
+        assert ("beir" in split) != ("queries" in split), name
+        assert split["docs"].name.endswith(".jsonl"), name
+    assert SPLITS["train"]["beir"][0].name == "train-queries.jsonl"
+    assert evaluate_ranking.build_parser().parse_args([]).split == "train"

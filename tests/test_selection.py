@@ -135,7 +135,9 @@ def test_the_first_page_of_a_large_search_does_not_score_every_match(tmp_path, m
     selection = backend.select(Criteria(q="strike", sort="relevance"))
     assert selection.count() == 10_020
     assert sorted(selection.pks(0, 20)) == list(range(1, 21))
-    assert 0 < len(scored) < 10_020 / 4, f"{len(scored)} documents scored for a page of 20"
+    # Whoosh's per-document scorer is for the page's candidates only; a query of plain words
+    # is scored as arrays over its posting lists (ranking.py) and needs it for none.
+    assert len(scored) < 10_020 / 4, f"{len(scored)} documents scored for a page of 20"
     backend.close()
 
 

@@ -59,11 +59,19 @@ _TOKEN = re.compile(r'"[^"]*"?|\w+:"[^"]*"?|\(|\)|[^\s()"]+')
 _FUZZY = re.compile(r"^(\w+)~(\d*)$")
 
 
+#: Plain queries of more units than this are read as natural language (a pasted claim or
+#: sentence): any of their words may match and the ranking sorts them out. Requiring a
+#: share of a long query's words cost nDCG@10 on the SciFact claims (README).
+LONG_QUERY = 4
+
+
 def minimum_should_match(units: int) -> int:
-    """How many of a plain query's units a result must contain, like Solr edismax's
-    `mm=3<25%`: every unit of up to three, then a quarter of them but at least two."""
+    """How many of a plain query's units a result must contain: every unit of up to three;
+    two of four (Solr edismax's `mm=3<25%` for short, news-style queries); one of more."""
     if units <= 3:
         return units
+    if units > LONG_QUERY:
+        return 1
     return max(2, math.ceil(units * 0.25))
 
 

@@ -8,6 +8,7 @@ from whoosh.lang import stemmer_for_language, stopwords_for_language
 from whoosh.support.charset import accent_map
 
 from ..analysis import american, is_cyrillic
+from ..schema import PREFIX_FIELD, PREFIX_LENGTH, TEXT_FIELD
 
 _stem_en = functools.lru_cache(maxsize=200_000)(stemmer_for_language("en"))
 _stem_ru = functools.lru_cache(maxsize=200_000)(stemmer_for_language("ru"))
@@ -41,6 +42,25 @@ def analyzer():
     )
 
 
+class CutFilter(Filter):
+    """Keeps the first `length` characters of each term (the prefix field)."""
+
+    def __init__(self, length: int):
+        self.length = length
+
+    def __eq__(self, other):
+        return type(other) is type(self) and other.length == self.length
+
+    def __call__(self, tokens):
+        for token in tokens:
+            token.text = token.text[: self.length]
+            yield token
+
+
+def prefix_analyzer():
+    return analyzer() | CutFilter(PREFIX_LENGTH)
+
+
 def spelling_analyzer():
     # Whole words, unstemmed: the vocabulary "did you mean" suggestions are drawn from.
     return RegexTokenizer(r"\w+") | LowercaseFilter() | StopFilter(stoplist=STOPWORDS, minsize=3)
@@ -58,5 +78,8 @@ def build_schema(text_fields, id_fields) -> Schema:
         spell=TEXT(analyzer=spelling_analyzer(), phrase=False),
         language=ID(),
         **{name: TEXT(analyzer=text) for name in text_fields},
+        # Scoring only (plain words): no positions, phrases use the title and body fields.
+        **{TEXT_FIELD: TEXT(analyzer=text, phrase=False),
+           PREFIX_FIELD: TEXT(analyzer=prefix_analyzer(), phrase=False)},
         **{name: KEYWORD(scorable=False) for name in id_fields},
     )

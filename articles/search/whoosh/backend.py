@@ -16,17 +16,18 @@ import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
-from whoosh import index, scoring
+from whoosh import index
 from whoosh import query as wq
 from whoosh.writing import CLEAR
 
 from .. import query as q
 from ..base import IndexUnavailable, SearchBackend
 from ..names import words as name_words
-from ..schema import BM25_B, BM25_K1, NO_DATE, QUERY_FIELDS, SCHEMA_VERSION, id_field
+from ..schema import NO_DATE, PREFIX_FIELD, QUERY_FIELDS, SCHEMA_VERSION, TEXT_FIELD, TITLE_REPEAT, id_field
 from .analysis import build_schema
 from .columns import Columns
 from .highlight import snippets
+from .ranking import weighting
 from .selection import WhooshSelection
 from .translate import Translator
 
@@ -92,7 +93,7 @@ class WhooshBackend(SearchBackend):
             self._ix = None
 
     def _weighting(self):
-        return scoring.BM25F(B=BM25_B, K1=BM25_K1)
+        return weighting()
 
     def _open_searcher(self):
         """The process's searcher, refreshed when the index changed since it was opened."""
@@ -169,7 +170,7 @@ class WhooshBackend(SearchBackend):
             built, _ = self.translator(searcher).build(plan)
         terms = set()
         for leaf in built.leaves():
-            if isinstance(leaf, wq.Term) and leaf.fieldname in QUERY_FIELDS:
+            if isinstance(leaf, wq.Term) and leaf.fieldname in (*QUERY_FIELDS, TEXT_FIELD):
                 terms.add(leaf.text)
             elif isinstance(leaf, wq.Phrase) and leaf.fieldname in QUERY_FIELDS:
                 terms.update(leaf.words)
@@ -231,6 +232,8 @@ class WhooshBackend(SearchBackend):
         fields = {"pk": str(doc["pk"]), "pk_number": doc["pk"], "stamp": doc["stamp"],
                   "language": doc["language"], "date": doc.get("date", NO_DATE)}
         fields.update({name: doc.get(name, "") for name in QUERY_FIELDS})
+        text = " ".join([fields["title"]] * TITLE_REPEAT + [fields["body"]])
+        fields[TEXT_FIELD] = fields[PREFIX_FIELD] = text
         for kind in self.kinds:
             fields[id_field(kind)] = " ".join(str(i) for i in doc.get(id_field(kind), ()))
         fields["spell"] = doc.get("spell") or " ".join(doc.get(name, "") for name in QUERY_FIELDS)

@@ -10,7 +10,9 @@ searcher numbers them (a segment's offset plus its own number).
   into `languages`) per document;
 - for each kind of entity, its ids as a compressed list per document (counting a facet is a
   `bincount`) and, through the kind's indexed ids field, the documents of one entity;
-- `postings(field, term)`: the documents holding a term, read block by block and cached.
+- `postings(field, term)`: the documents holding a term, read block by block and cached;
+  `weighted(field, term)` adds the term's frequencies and the documents' field lengths, all
+  BM25 needs to score the term without Whoosh's per-document matchers (ranking.py).
 """
 
 import threading
@@ -27,16 +29,31 @@ POSTINGS_CACHE = 4096  # (segment, field, term) entries per segment
 
 
 def _ids_of(matcher) -> np.ndarray:
-    """Every document number of a posting list, a block at a time (whoosh-reloaded 2.7.5's
-    W3 matcher), falling back on the public one-by-one iteration for other codecs."""
+    """Every document number of a posting list."""
+    return _postings_of(matcher)[0]
+
+
+def _postings_of(matcher) -> tuple[np.ndarray, np.ndarray]:
+    """Every document number of a posting list and its weight (the term's frequency in the
+    document), a block at a time (whoosh-reloaded 2.7.5's W3 matcher), falling back on the
+    public one-by-one iteration for other codecs."""
     if not hasattr(matcher, "_read_ids"):
-        return np.fromiter(matcher.all_ids(), dtype=np.int64)
-    blocks = []
+        ids, weights = [], []
+        while matcher.is_active():
+            ids.append(matcher.id())
+            weights.append(matcher.weight())
+            matcher.next()
+        return np.asarray(ids, dtype=np.int64), np.asarray(weights, dtype=np.float64)
+    blocks, weights = [], []
     while matcher.is_active():
         matcher._read_ids()
+        matcher._read_weights()
         blocks.append(np.asarray(matcher._ids, dtype=np.int64))
+        weights.append(np.asarray(matcher._weights, dtype=np.float64))
         matcher._next_block()
-    return np.concatenate(blocks) if blocks else np.zeros(0, dtype=np.int64)
+    if not blocks:
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float64)
+    return np.concatenate(blocks), np.concatenate(weights)
 
 
 @dataclass
@@ -62,6 +79,7 @@ class SegmentColumns:
             if ("language", language) in reader:
                 self.language[_ids_of(reader.postings("language", language))] = code
         self._postings: OrderedDict = OrderedDict()
+        self._lengths: dict[str, np.ndarray] = {}
         self._plock = threading.Lock()
 
     @staticmethod
@@ -88,18 +106,33 @@ class SegmentColumns:
 
     def postings(self, reader, field: str, term: str) -> np.ndarray:
         """This segment's documents holding `term` (read from `reader`, a reader of it)."""
+        return self.weighted(reader, field, term)[0]
+
+    def weighted(self, reader, field: str, term: str) -> tuple[np.ndarray, np.ndarray]:
+        """This segment's documents holding `term`, and the term's frequency in each."""
         key = (field, term)
         with self._plock:
             found = self._postings.get(key)
             if found is not None:
                 self._postings.move_to_end(key)
                 return found
-        found = _ids_of(reader.postings(field, term)) if (field, term) in reader \
-            else np.zeros(0, dtype=np.int64)
+        found = _postings_of(reader.postings(field, term)) if (field, term) in reader \
+            else (np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float64))
         with self._plock:
             self._postings[key] = found
             if len(self._postings) > POSTINGS_CACHE:
                 self._postings.popitem(last=False)
+        return found
+
+    def lengths(self, reader, field: str) -> np.ndarray:
+        """Each document's length in `field`, as Whoosh stores it (rounded to one byte)."""
+        with self._plock:
+            found = self._lengths.get(field)
+        if found is None:
+            found = np.fromiter((reader.doc_field_length(d, field) or 0 for d in range(self.n)),
+                                dtype=np.float64, count=self.n)
+            with self._plock:
+                self._lengths[field] = found
         return found
 
 
@@ -170,6 +203,19 @@ class Columns:
         parts = [c.postings(reader, field, term) + offset
                  for (c, offset), reader in zip(self.segments, self.readers, strict=True)]
         return np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64)
+
+    def weighted(self, field: str, term: str) -> tuple[np.ndarray, np.ndarray]:
+        """Global document numbers holding `term` in `field`, with the term's frequencies and
+        the documents' lengths in `field`."""
+        ids, weights, lengths = [], [], []
+        for (c, offset), reader in zip(self.segments, self.readers, strict=True):
+            found, weight = c.weighted(reader, field, term)
+            ids.append(found + offset)
+            weights.append(weight)
+            lengths.append(c.lengths(reader, field)[found])
+        if not ids:
+            return (np.zeros(0, dtype=np.int64), *(np.zeros(0, dtype=np.float64),) * 2)
+        return np.concatenate(ids), np.concatenate(weights), np.concatenate(lengths)
 
     def mask_of(self, field: str, terms) -> np.ndarray:
         mask = np.zeros(self.n, dtype=bool)

@@ -19,7 +19,8 @@ from whoosh.idsets import DocIdSet
 from .. import query as q
 from ..base import QueryError, Selection
 from ..criteria import Criteria
-from ..schema import EPOCH
+from ..schema import EPOCH, PREFIX_FIELD
+from .ranking import top, word_leaves, word_scores
 
 
 class MaskSet(DocIdSet):
@@ -118,6 +119,9 @@ class WhooshSelection(Selection):
     def _mask_of(self, node) -> np.ndarray:
         columns = self.columns
         if isinstance(node, wq.Term):
+            if node.fieldname == PREFIX_FIELD:
+                # Prefixes only rank: "protest" must not list every report of a protein.
+                return np.zeros(columns.n, dtype=bool)
             return columns.mask_of(node.fieldname, [node.text])
         if isinstance(node, wq.Or):
             mask = np.zeros(columns.n, dtype=bool)
@@ -179,11 +183,16 @@ class WhooshSelection(Selection):
     def _ranked(self, limit: int | None) -> list[int]:
         """The top `limit` documents by score (every one when None: exports, which have no
         time budget but the query's own bounds)."""
+        budget = q.TIME_BUDGET if limit is not None else None
+        leaves = word_leaves(self.built)
         ranking = Top(limit=limit) if limit else self.searcher.collector(limit=None)
-        collector = AllowedWithin(ranking, MaskSet(self.mask),
-                                  budget=q.TIME_BUDGET if limit is not None else None)
+        collector = AllowedWithin(ranking, MaskSet(self.mask), budget=budget)
         try:
             with self.io:
+                if leaves is not None:
+                    scores = word_scores(self.searcher, self.columns, leaves,
+                                         deadline=collector.deadline)
+                    return top(scores, np.flatnonzero(self.mask), limit)
                 self.searcher.search_with_collector(self.built, collector)
         except TimeLimit:
             raise QueryError(f"This query takes more than {q.TIME_BUDGET:g} s to answer: make it "

@@ -13,7 +13,7 @@ import itertools
 from whoosh import query as wq
 
 from .. import query as q
-from ..schema import QUERY_FIELDS
+from ..schema import NAME_FIELDS, PREFIX_BOOST, PREFIX_FIELD, PREFIX_LENGTH, QUERY_FIELDS, TEXT_FIELD
 from . import vocabulary
 
 #: Where a prefix, wildcard or fuzzy term without a field is expanded and searched.
@@ -39,20 +39,32 @@ class Translator:
     def fields(fieldname):
         return {fieldname: QUERY_FIELDS[fieldname]} if fieldname else QUERY_FIELDS
 
+    @staticmethod
+    def word(term: str, fieldname=None):
+        """One analysed word. Named fields search that field; otherwise the word is scored
+        on the combined title-and-body field, its prefix and the curated names."""
+        if fieldname:
+            return wq.Term(fieldname, term, boost=QUERY_FIELDS[fieldname])
+        return wq.Or([
+            wq.Term(TEXT_FIELD, term),
+            wq.Term(PREFIX_FIELD, term[:PREFIX_LENGTH], boost=PREFIX_BOOST),
+            *(wq.Term(f, term, boost=QUERY_FIELDS[f]) for f in NAME_FIELDS),
+        ])
+
     def term(self, text: str, fieldname=None):
         terms = self.terms_of(text)
         if not terms:
             return None  # a stop word
         if len(terms) > 1:  # "U.S.-backed": its words in order
             return self.phrase(terms, fieldname, analysed=True)
-        return wq.Or([wq.Term(f, terms[0], boost=w) for f, w in self.fields(fieldname).items()])
+        return self.word(terms[0], fieldname)
 
     def phrase(self, words, fieldname=None, *, slop=0, analysed=False):
         terms = list(words) if analysed else [t for w in words for t in self.terms_of(w)]
         if not terms:
             return None
         if len(terms) == 1:
-            return wq.Or([wq.Term(f, terms[0], boost=w) for f, w in self.fields(fieldname).items()])
+            return self.word(terms[0], fieldname)
         # Whoosh's slop 1 is "adjacent"; the plan's slop counts the words allowed between.
         return wq.Or([wq.Phrase(f, terms, slop=1 + slop, boost=w)
                       for f, w in self.fields(fieldname).items()])
@@ -149,8 +161,9 @@ class Translator:
         return alternatives[0] if len(alternatives) == 1 else wq.Or(alternatives)
 
     def units(self, plan: q.Plan) -> list:
-        """The plan's units as Whoosh queries (stop words dropped)."""
-        return [u for u in map(self.unit, plan.units) if u is not None]
+        """The plan's units as Whoosh queries: stop words dropped, and a word given twice
+        (or two forms of one stem) counted once, as BM25 reads a query's distinct terms."""
+        return list(dict.fromkeys(u for u in map(self.unit, plan.units) if u is not None))
 
     def build(self, plan: q.Plan):
         """(the Whoosh query that ranks, and for plain words (unit queries, how many of them
@@ -166,4 +179,6 @@ class Translator:
         need = q.minimum_should_match(len(units))
         if need == len(units):
             return (wq.And(units) if len(units) > 1 else units[0]), None
+        if need <= 1:
+            return wq.Or(units), None
         return wq.Or(units), (units, need)
