@@ -42,6 +42,7 @@ $(NODE_STAMP):
 
 lint: install
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
 
 clean:
 	rm -rf $(VENV) var/test.sqlite3 .pytest_cache

@@ -17,8 +17,10 @@ class LongRequestMiddleware:
     def __call__(self, request):
         length = len(request.META.get("QUERY_STRING", ""))
         if length > settings.MAX_QUERY_STRING:
-            message = (f"This address is too long ({length:,} characters after the “?”; at most "
-                       f"{settings.MAX_QUERY_STRING:,}): remove some filters or words.")
+            message = (
+                f"This address is too long ({length:,} characters after the “?”; at most "
+                f"{settings.MAX_QUERY_STRING:,}): remove some filters or words."
+            )
             if request.path.startswith("/api/"):
                 return JsonResponse({"errors": {"query_string": message}}, status=414)
             return render(request, "414.html", {"message": message}, status=414)

@@ -16,13 +16,19 @@ urlpatterns = [
     path("search/export.csv", export_csv, name="search-export-csv"),
     path("search/export.json", export_json, name="search-export-json"),
     path("articles/<slug:slug>/", views.article_detail, name="article-detail"),
-    *(route
-      for kind in KINDS.values()
-      for route in (
-          path(f"{kind.path}/", views.entity_list, {"kind": kind.name}, name=kind.list_url_name),
-          path(f"{kind.path}/<slug:slug>/", views.entity_detail, {"kind": kind.name},
-               name=kind.detail_url_name),
-      )),
+    *(
+        route
+        for kind in KINDS.values()
+        for route in (
+            path(f"{kind.path}/", views.entity_list, {"kind": kind.name}, name=kind.list_url_name),
+            path(
+                f"{kind.path}/<slug:slug>/",
+                views.entity_detail,
+                {"kind": kind.name},
+                name=kind.detail_url_name,
+            ),
+        )
+    ),
     path("archive/<int:year>/", year_archive, name="archive-year"),
     path("archive/<int:year>/<int:month>/", month_archive, name="archive-month"),
     path("api/search/", api.search, name="api-search"),
@@ -30,8 +36,12 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("robots.txt", robots_txt, name="robots-txt"),
     path("sitemap.xml", sitemap_views.index, {"sitemaps": SITEMAPS}, name="sitemap-index"),
-    path("sitemap-<section>.xml", sitemap_views.sitemap, {"sitemaps": SITEMAPS},
-         name="django.contrib.sitemaps.views.sitemap"),
+    path(
+        "sitemap-<section>.xml",
+        sitemap_views.sitemap,
+        {"sitemaps": SITEMAPS},
+        name="django.contrib.sitemaps.views.sitemap",
+    ),
 ]
 
 handler400 = "articles.web.views.bad_request"

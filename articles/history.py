@@ -21,20 +21,24 @@ def record_articles(articles: list[Article], *, reason: str, update: bool, user=
     if not articles:
         return
     versions = Article.history.bulk_history_create(
-        articles, update=update, default_change_reason=reason, default_user=user, batch_size=500)
+        articles, update=update, default_change_reason=reason, default_user=user, batch_size=500
+    )
     pks = [a.pk for a in articles]
     history_model = Article.history.model
     for kind in LINKED:
         linked = defaultdict(list)
         rows = kind.through.objects.filter(article_id__in=pks).values_list(
-            "id", "article_id", kind.through_column)
+            "id", "article_id", kind.through_column
+        )
         for row_id, article_id, other in rows.iterator(5000):
             linked[article_id].append((row_id, other))
         # The historical link rows copy the link table's rows, their ids included.
         m2m_model = getattr(history_model, kind.relation).model
         m2m_model.objects.bulk_create(
-            [m2m_model(history=version, id=row_id, article_id=version.id,
-                       **{kind.through_column: other})
-             for version in versions for row_id, other in linked[version.id]],
+            [
+                m2m_model(history=version, id=row_id, article_id=version.id, **{kind.through_column: other})
+                for version in versions
+                for row_id, other in linked[version.id]
+            ],
             batch_size=1000,
         )

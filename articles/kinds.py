@@ -51,7 +51,7 @@ class Kind:
 
     @property
     def noun(self) -> str:
-        """"a city", "an actor"."""
+        """ "a city", "an actor"."""
         return f"{'an' if self.name[0] in 'aeiou' else 'a'} {self.name}"
 
     @property

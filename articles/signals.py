@@ -43,8 +43,7 @@ def article_links_changed(sender, instance, action, reverse, pk_set, **kwargs):
 
 
 for _kind in LINKED:
-    m2m_changed.connect(article_links_changed, sender=_kind.through,
-                        dispatch_uid=f"index-links-{_kind.name}")
+    m2m_changed.connect(article_links_changed, sender=_kind.through, dispatch_uid=f"index-links-{_kind.name}")
 
 
 @receiver(post_save)

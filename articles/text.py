@@ -15,8 +15,7 @@ _CYRILLIC = dict(
     zip(
         "абвгдеёжзийклмнопрстуфхцчшщъыьэюяәғқңөұүһі",
         (
-            "a b v g d e e zh z i i k l m n o p r s t u f kh ts ch sh shch _ y _ e yu ya "
-            "a g q n o u u h i"
+            "a b v g d e e zh z i i k l m n o p r s t u f kh ts ch sh shch _ y _ e yu ya a g q n o u u h i"
         ).split(),
         strict=True,
     )
@@ -82,7 +81,8 @@ def simhash(text: str) -> int | None:
     shingles = 0
     for i in range(len(words) - 2):
         carry = int.from_bytes(
-            hashlib.blake2b(" ".join(words[i : i + 3]).encode(), digest_size=8).digest(), "big")
+            hashlib.blake2b(" ".join(words[i : i + 3]).encode(), digest_size=8).digest(), "big"
+        )
         shingles += 1
         for p in range(len(planes)):
             planes[p], carry = planes[p] ^ carry, planes[p] & carry

@@ -59,15 +59,24 @@ def fidelity_problems(records: list[dict], exported: list[dict], notes: str = ""
         countries = {key(c) for c in (article["country"] or "").split(";")}
         if record.get("country") and key(record["country"]) not in countries:
             problems.append(f"{rid}: country {record['country']!r} lost")
-        if key(record.get("source") or "") != key(article["source"] or "") and record.get("source") \
-                and f"source {record['source']!r} differs" not in notes:
+        if (
+            key(record.get("source") or "") != key(article["source"] or "")
+            and record.get("source")
+            and f"source {record['source']!r} differs" not in notes
+        ):
             problems.append(f"{rid}: source {record['source']!r} neither kept nor reported")
     return problems
 
 
 def manage(*args, env, stdin=None) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, str(ROOT / "manage.py"), *args], cwd=ROOT, env=env,
-                          capture_output=True, text=True, input=stdin)
+    return subprocess.run(
+        [sys.executable, str(ROOT / "manage.py"), *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        input=stdin,
+    )
 
 
 @contextlib.contextmanager
@@ -112,8 +121,10 @@ def main() -> int:
     with archive(work, "first", args.postgres) as env:
         started = time.monotonic()
         imported = manage("import_articles", str(corpus), "--status", "published", env=env)
-        print(f"import of {len(records)} records: {time.monotonic() - started:.1f} s: "
-              f"{imported.stdout.strip().splitlines()[-1]}")
+        print(
+            f"import of {len(records)} records: {time.monotonic() - started:.1f} s: "
+            f"{imported.stdout.strip().splitlines()[-1]}"
+        )
         check = manage("check_index", env=env)
         print(f"check_index: exit {check.returncode}: {check.stdout.strip()}")
         if check.returncode:

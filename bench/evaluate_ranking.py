@@ -89,8 +89,12 @@ def fail(message: str) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--split", choices=sorted(SPLITS), default="train",
-                        help="judged queries and their documents (default: SciFact train)")
+    parser.add_argument(
+        "--split",
+        choices=sorted(SPLITS),
+        default="train",
+        help="judged queries and their documents (default: SciFact train)",
+    )
     parser.add_argument("--queries", metavar="PATH", help="our JSONL queries")
     parser.add_argument("--docs", metavar="PATH", help="documents (JSONL with id, title, body)")
     parser.add_argument("--beir-queries", metavar="PATH", help="BEIR queries.jsonl (_id, text)")
@@ -109,8 +113,9 @@ def main(argv=None):
     if args.beir_queries and args.queries:
         parser.error("give either --queries or --beir-queries, not both")
     split = SPLITS[args.split]
-    beir = (args.beir_queries, args.qrels) if args.beir_queries else \
-        None if args.queries else split.get("beir")
+    beir = (
+        (args.beir_queries, args.qrels) if args.beir_queries else None if args.queries else split.get("beir")
+    )
     if beir:
         queries = load_beir(*beir)
         source = f"{beir[0]} + {beir[1]}"
@@ -151,8 +156,10 @@ def main(argv=None):
 
 def commit() -> str:
     """The commit measured, marked dirty when the working tree differs from it."""
+
     def git(*cmd):
         return subprocess.run(["git", *cmd], cwd=ROOT, capture_output=True, text=True).stdout
+
     head = git("rev-parse", "--short", "HEAD").strip() or "unknown"
     dirty = git("status", "--porcelain", "--untracked-files=no", "--", "articles", "bench")
     return f"{head}{' + uncommitted changes' if dirty.strip() else ''}"
@@ -172,24 +179,24 @@ def prepare(docs_path, doc_ids, queries, *, reuse: bool) -> None:
     if reuse and have == len(wanted):
         out = StringIO()
         call_command("rebuild_index", "--if-stale", stdout=out)
-        print(f"import: skipped, all {have} documents already in {os.environ['DATABASE_URL']} "
-              f"({out.getvalue().strip()})")
+        print(
+            f"import: skipped, all {have} documents already in {os.environ['DATABASE_URL']} "
+            f"({out.getvalue().strip()})"
+        )
     else:
         call_command("rebuild_index", stdout=StringIO())
         out, err = StringIO(), StringIO()
         start = time.perf_counter()
         status = 0
         try:
-            call_command("import_articles", str(docs_path), "--status", "published",
-                         stdout=out, stderr=err)
+            call_command("import_articles", str(docs_path), "--status", "published", stdout=out, stderr=err)
         except SystemExit as exc:  # import_articles exits 1 when a record failed
             status = exc.code or 0
         elapsed = time.perf_counter() - start
         lines = [line for line in out.getvalue().splitlines() if line.strip()]
         notes = [line for line in lines if RECORD_NOTE.match(line)]  # "file:line: message"
         summary = [line for line in lines if not RECORD_NOTE.match(line)]
-        print(f"import time (index included): {elapsed:.1f} s "
-              f"= {len(doc_ids) / elapsed:.0f} records/s")
+        print(f"import time (index included): {elapsed:.1f} s = {len(doc_ids) / elapsed:.0f} records/s")
         for line in summary:
             print(f"import: {line}")
         if notes:
@@ -203,42 +210,57 @@ def prepare(docs_path, doc_ids, queries, *, reuse: bool) -> None:
     # Are the documents there and searchable? Each record id finds its article through its
     # origin; an article merged from duplicates answers with one of its records' ids.
     rows = Origin.objects.filter(record_id__in=wanted).values_list(
-        "record_id", "article__record_id", "article__status")
+        "record_id", "article__record_id", "article__status"
+    )
     status_of = {rid: st for rid, _, st in rows}
     folded = merge_judgments(queries, {rid: answer for rid, answer, _ in rows if answer})
     published = {rid for rid, st in status_of.items() if st == Article.Status.PUBLISHED}
     drafts = len(status_of) - len(published)
-    print(f"documents in the archive: {len(status_of)} of {len(wanted)}; "
-          f"published {len(published)}, other status {drafts}; "
-          f"{len(status_of) - len({a for _, a, _ in rows})} merged into another article")
+    print(
+        f"documents in the archive: {len(status_of)} of {len(wanted)}; "
+        f"published {len(published)}, other status {drafts}; "
+        f"{len(status_of) - len({a for _, a, _ in rows})} merged into another article"
+    )
     if folded:
         print(f"judgments: {folded} judged ids answer as the article they were merged into")
     if not published:
-        fail(f"none of the {len(wanted)} documents is published ({drafts} stored with "
-             "another status, e.g. draft: the records carry no publication date). Drafts are "
-             "invisible to search, so every query would score 0.")
+        fail(
+            f"none of the {len(wanted)} documents is published ({drafts} stored with "
+            "another status, e.g. draft: the records carry no publication date). Drafts are "
+            "invisible to search, so every query would score 0."
+        )
     wanted = {answer for _, answer, _ in rows if answer} | (wanted - set(status_of))
     published = {answer for _, answer, st in rows if answer and st == Article.Status.PUBLISHED}
     judged = {doc for q in queries for doc, g in q["relevant"].items() if g > 0}
     unknown = judged - wanted
     if unknown:
-        print(f"WARNING: {len(unknown)} judged ids are not in the documents file: "
-              f"{', '.join(sorted(unknown)[:10])}", file=sys.stderr)
+        print(
+            f"WARNING: {len(unknown)} judged ids are not in the documents file: "
+            f"{', '.join(sorted(unknown)[:10])}",
+            file=sys.stderr,
+        )
     unsearchable = (judged & wanted) - published
     if unsearchable:
-        fail(f"{len(unsearchable)} judged documents are missing or not published "
-             f"(e.g. {', '.join(sorted(unsearchable)[:5])}); the score would be meaningless.")
+        fail(
+            f"{len(unsearchable)} judged documents are missing or not published "
+            f"(e.g. {', '.join(sorted(unsearchable)[:5])}); the score would be meaningless."
+        )
     if len(published) < len(wanted):
-        print(f"WARNING: {len(wanted) - len(published)} documents are not searchable "
-              "(missing or not published)", file=sys.stderr)
+        print(
+            f"WARNING: {len(wanted) - len(published)} documents are not searchable "
+            "(missing or not published)",
+            file=sys.stderr,
+        )
 
     from articles import search
 
     drift = search.check()
     if not drift.clean:
-        fail(f"the index is out of step with the database: {len(drift.missing)} missing, "
-             f"{len(drift.stale)} stale, {len(drift.extra)} extra, {drift.queued} queued, "
-             f"index missing: {drift.index_missing}")
+        fail(
+            f"the index is out of step with the database: {len(drift.missing)} missing, "
+            f"{len(drift.stale)} stale, {len(drift.extra)} extra, {drift.queued} queued, "
+            f"index missing: {drift.index_missing}"
+        )
 
 
 def evaluate(queries, *, verbose: bool) -> None:
@@ -278,10 +300,11 @@ def evaluate(queries, *, verbose: bool) -> None:
         recalls.append(rc)
         if verbose:
             ranks = {doc: ranked.index(doc) + 1 for doc in q["relevant"] if doc in ranked}
-            found = " ".join(f"{doc}@{ranks[doc]}" if doc in ranks else f"{doc}@-"
-                             for doc in q["relevant"])
-            print(f"{q['qid']:>6}  nDCG@10 {nd:.3f}  R@100 {rc:.3f}  hits {count:>5}  "
-                  f"[{found}]  {q['query'][:70]}{note}")
+            found = " ".join(f"{doc}@{ranks[doc]}" if doc in ranks else f"{doc}@-" for doc in q["relevant"])
+            print(
+                f"{q['qid']:>6}  nDCG@10 {nd:.3f}  R@100 {rc:.3f}  hits {count:>5}  "
+                f"[{found}]  {q['query'][:70]}{note}"
+            )
 
     n = len(queries)
     if errors:
@@ -293,8 +316,10 @@ def evaluate(queries, *, verbose: bool) -> None:
         for q in zero:
             print(f"  {q['qid']}  {q['query'][:100]!r}")
     times.sort()
-    print(f"\nsearch time per query: median {times[len(times) // 2] * 1000:.0f} ms, "
-          f"max {times[-1] * 1000:.0f} ms; spelling suggestions on {corrected} queries")
+    print(
+        f"\nsearch time per query: median {times[len(times) // 2] * 1000:.0f} ms, "
+        f"max {times[-1] * 1000:.0f} ms; spelling suggestions on {corrected} queries"
+    )
     print(f"queries {n}  nDCG@10 {sum(ndcgs) / n:.3f}  recall@100 {sum(recalls) / n:.3f}")
     print(f"zero results {len(zero)}  errors (non-200) {len(errors)}")
 

@@ -121,7 +121,9 @@ django.setup()
 from django.db import transaction
 from articles.models import Article
 """
-SAVER = DJANGO_PRELUDE + """
+SAVER = (
+    DJANGO_PRELUDE
+    + """
 run, worker, count = sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
 mine = list(Article.objects.filter(status="published").order_by("pk")
             .values_list("pk", flat=True)[worker * count:(worker + 1) * count])
@@ -136,7 +138,10 @@ for i in range(count):
                                body="A curator's save while readers search.")
     print(token, flush=True)
 """
-CURATOR = DJANGO_PRELUDE + """
+)
+CURATOR = (
+    DJANGO_PRELUDE
+    + """
 run, interval, seconds = sys.argv[2], float(sys.argv[3]), float(sys.argv[4])
 published = Article.objects.filter(status="published").order_by("pk").values("pk", "title")
 pool = list(published[200:300]) or list(published[:100])
@@ -153,10 +158,14 @@ while time.time() - start < seconds:
     n += 1
     time.sleep(max(0.0, start + n * interval - time.time()))
 """
-SEARCH_COUNT = DJANGO_PRELUDE + """
+)
+SEARCH_COUNT = (
+    DJANGO_PRELUDE
+    + """
 from articles import search
 print(len(search.match(sys.argv[2]).pks))
 """
+)
 PYTEST_RUNNER = """
 import sys
 from hypothesis.configuration import set_hypothesis_home_dir
@@ -207,16 +216,29 @@ def free_port() -> int:
 
 
 def base_env(database_url: str, index: Path) -> dict:
-    env = dict(os.environ, DATABASE_URL=database_url, ARCHIVE_INDEX_DIR=str(index),
-               SECRET_KEY="faults-" + secrets.token_hex(16), DEBUG="0", HTTPS="0",
-               ALLOWED_HOSTS="127.0.0.1,localhost", PYTHONUNBUFFERED="1")
+    env = dict(
+        os.environ,
+        DATABASE_URL=database_url,
+        ARCHIVE_INDEX_DIR=str(index),
+        SECRET_KEY="faults-" + secrets.token_hex(16),
+        DEBUG="0",
+        HTTPS="0",
+        ALLOWED_HOSTS="127.0.0.1,localhost",
+        PYTHONUNBUFFERED="1",
+    )
     env.pop("TRUSTED_PROXIES", None)
     return env
 
 
 def manage(archive: Archive, *args, timeout: float = 7200) -> subprocess.CompletedProcess:
-    return subprocess.run([PYTHON, str(ROOT / "manage.py"), *args], cwd=ROOT, env=archive.env,
-                          capture_output=True, text=True, timeout=timeout)
+    return subprocess.run(
+        [PYTHON, str(ROOT / "manage.py"), *args],
+        cwd=ROOT,
+        env=archive.env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
 
 
 def start(cmd: list[str], env: dict, log: Path, **kwargs) -> subprocess.Popen:
@@ -252,8 +274,14 @@ def start_manage(archive: Archive, log: Path, *args) -> subprocess.Popen:
 
 
 def run_script(archive: Archive, script: str, *args, timeout: float = 600) -> subprocess.CompletedProcess:
-    return subprocess.run([PYTHON, "-c", script, str(ROOT), *args], cwd=ROOT, env=archive.env,
-                          capture_output=True, text=True, timeout=timeout)
+    return subprocess.run(
+        [PYTHON, "-c", script, str(ROOT), *args],
+        cwd=ROOT,
+        env=archive.env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
 
 
 def summary_line(output: str) -> str:
@@ -323,8 +351,10 @@ class Databases:
             self._sql(f'CREATE DATABASE "{archive.database}" TEMPLATE "{self.template.database}"')
             self.made.append(archive.database)
         else:
-            with contextlib.closing(sqlite3.connect(self.template.sqlite)) as src, \
-                    contextlib.closing(sqlite3.connect(archive.sqlite)) as dst:
+            with (
+                contextlib.closing(sqlite3.connect(self.template.sqlite)) as src,
+                contextlib.closing(sqlite3.connect(archive.sqlite)) as dst,
+            ):
                 src.backup(dst)
         return archive
 
@@ -362,9 +392,14 @@ def count_articles(archive: Archive) -> int:
 
 def duplicate_links(archive: Archive) -> set[tuple]:
     """The possible-duplicate links (not exported) as pairs of record ids."""
-    return set(query(archive, "SELECT a.record_id, b.record_id FROM articles_article_possible_duplicates d "
-                              "JOIN articles_article a ON a.id = d.from_article_id "
-                              "JOIN articles_article b ON b.id = d.to_article_id"))
+    return set(
+        query(
+            archive,
+            "SELECT a.record_id, b.record_id FROM articles_article_possible_duplicates d "
+            "JOIN articles_article a ON a.id = d.from_article_id "
+            "JOIN articles_article b ON b.id = d.to_article_id",
+        )
+    )
 
 
 def exported(archive: Archive) -> list[str]:
@@ -398,18 +433,23 @@ def names_folded(lines: list[str]) -> list[str]:
 
 def describe_difference(a: list[str], b: list[str], labels=("first", "second"), shown: int = 8) -> str:
     """Which records differ, and in which fields (records paired by id and title)."""
+
     def keyed(lines):
         return {(r.get("id"), r.get("title")): r for r in map(json.loads, lines)}
 
     left, right = keyed(a), keyed(b)
     changed = [k for k in left.keys() & right.keys() if left[k] != right[k]]
     only_left, only_right = left.keys() - right.keys(), right.keys() - left.keys()
-    lines = [f"{len(a)} vs {len(b)} records; {len(changed)} differ, {len(only_left)} only in "
-             f"{labels[0]}, {len(only_right)} only in {labels[1]}"]
+    lines = [
+        f"{len(a)} vs {len(b)} records; {len(changed)} differ, {len(only_left)} only in "
+        f"{labels[0]}, {len(only_right)} only in {labels[1]}"
+    ]
     for k in sorted(changed, key=str)[:shown]:
         fields = sorted(f for f in left[k].keys() | right[k].keys() if left[k].get(f) != right[k].get(f))
-        lines += [f"    {k[0]} {f}: {left[k].get(f)!r} ({labels[0]}) vs {right[k].get(f)!r} ({labels[1]})"
-                  for f in fields]
+        lines += [
+            f"    {k[0]} {f}: {left[k].get(f)!r} ({labels[0]}) vs {right[k].get(f)!r} ({labels[1]})"
+            for f in fields
+        ]
     lines += [f"    only in {labels[0]}: {k}" for k in sorted(only_left, key=str)[:shown]]
     lines += [f"    only in {labels[1]}: {k}" for k in sorted(only_right, key=str)[:shown]]
     return "\n".join(lines)
@@ -450,9 +490,20 @@ class Server:
         self.archive, self.log = archive, logs / f"gunicorn-{archive.name}.log"
         self.port = free_port()
         gunicorn = str(GUNICORN if GUNICORN.exists() else Path(PYTHON).parent / "gunicorn")
-        self.proc = start([gunicorn, "archive.wsgi:application", "-c", "archive/gunicorn.conf.py",
-                           "--bind", f"127.0.0.1:{self.port}", "--workers", str(workers)],
-                          archive.env, self.log)
+        self.proc = start(
+            [
+                gunicorn,
+                "archive.wsgi:application",
+                "-c",
+                "archive/gunicorn.conf.py",
+                "--bind",
+                f"127.0.0.1:{self.port}",
+                "--workers",
+                str(workers),
+            ],
+            archive.env,
+            self.log,
+        )
         deadline = time.monotonic() + 120
         while fetch(self.port, "/", timeout=30)[0] != 200:
             if self.proc.poll() is not None or time.monotonic() > deadline:
@@ -462,9 +513,11 @@ class Server:
     def errors_logged(self) -> str:
         """Tracebacks and error lines gunicorn and Django wrote (not the access log)."""
         text = self.log.read_text(encoding="utf-8", errors="replace")
-        return "\n".join(line for line in text.splitlines()
-                         if not re.match(r'^127\.0\.0\.1 - - \[', line)
-                         and not re.search(r"\[INFO\]", line))
+        return "\n".join(
+            line
+            for line in text.splitlines()
+            if not re.match(r"^127\.0\.0\.1 - - \[", line) and not re.search(r"\[INFO\]", line)
+        )
 
     def stop(self):
         stop(self.proc)
@@ -485,8 +538,10 @@ class Load:
             if not 200 <= status < 300:
                 self.bad[kind] += 1
                 if len(self.examples) < 5:
-                    self.examples.append(f"{status} {path}?{urlencode(params or {}, doseq=True)[:200]}: "
-                                         f"{body[:200].decode(errors='replace')}")
+                    self.examples.append(
+                        f"{status} {path}?{urlencode(params or {}, doseq=True)[:200]}: "
+                        f"{body[:200].decode(errors='replace')}"
+                    )
 
     @property
     def total(self) -> int:
@@ -526,11 +581,14 @@ class Suite:
             lines = self.corpus_lines[: self.args.limit]
             archive = self.dbs.new("served")
             started = time.monotonic()
-            result = manage(archive, "import_articles", str(self.corpus_file("served", lines)),
-                            "--status", "published")
+            result = manage(
+                archive, "import_articles", str(self.corpus_file("served", lines)), "--status", "published"
+            )
             took = time.monotonic() - started
-            say(f"  setup: import of {len(lines)} records: {took:.1f} s "
-                f"({len(lines) / took:.0f} records/s): {summary_line(result.stdout)}")
+            say(
+                f"  setup: import of {len(lines)} records: {took:.1f} s "
+                f"({len(lines) / took:.0f} records/s): {summary_line(result.stdout)}"
+            )
             if result.returncode:
                 raise RuntimeError("the import of the served archive failed:\n" + tail(result.stderr))
             check = manage(archive, "check_index")
@@ -581,8 +639,13 @@ def time_query(port: int, q: str, repeat: int = 5) -> dict:
     times = [ms for _, ms, _ in runs]
     data = runs[-1][2]
     message = " ".join(str(v) for v in (data.get("errors") or {}).values())
-    return {"statuses": sorted({s for s, _, _ in runs}), "median": statistics.median(times),
-            "max": max(times), "count": data.get("count"), "message": message}
+    return {
+        "statuses": sorted({s for s, _, _ in runs}),
+        "median": statistics.median(times),
+        "max": max(times),
+        "count": data.get("count"),
+        "message": message,
+    }
 
 
 def query_ok(figures: dict) -> bool:
@@ -619,11 +682,16 @@ def trial_queries(suite: Suite) -> Result:
         figures = time_query(server.port, q)
         good = query_ok(figures)
         ok &= good
-        answer = (f"count {figures['count']}" if figures["statuses"] == [200]
-                  else f"message {figures['message'][:90]!r}")
+        answer = (
+            f"count {figures['count']}"
+            if figures["statuses"] == [200]
+            else f"message {figures['message'][:90]!r}"
+        )
         over = "  over" if figures["max"] >= BUDGET_MS else ""
-        say(f"  {'ok  ' if good else 'FAIL'} q={label:34} status {figures['statuses']}  median "
-            f"{figures['median']:6.0f} ms  max {figures['max']:6.0f} ms{over}  {answer}")
+        say(
+            f"  {'ok  ' if good else 'FAIL'} q={label:34} status {figures['statuses']}  median "
+            f"{figures['median']:6.0f} ms  max {figures['max']:6.0f} ms{over}  {answer}"
+        )
         if not reference:
             measured.append((figures["median"], label, q))
     worst = sorted(measured, reverse=True)[:3]
@@ -635,8 +703,10 @@ def trial_queries(suite: Suite) -> Result:
         say(f"  burst: {sent}; then q=police {plain:.0f} ms")
     ok &= max(plains) < BURST_LIMIT_MS
     slowest = max(measured)
-    figures = (f"slowest hostile median {slowest[0]:.0f} ms ({slowest[1]}); q=police behind a burst: "
-               f"max {max(plains):.0f} ms of 3 (limit {BURST_LIMIT_MS})")
+    figures = (
+        f"slowest hostile median {slowest[0]:.0f} ms ({slowest[1]}); q=police behind a burst: "
+        f"max {max(plains):.0f} ms of 3 (limit {BURST_LIMIT_MS})"
+    )
     return Result("queries", ok, figures=figures)
 
 
@@ -647,14 +717,31 @@ def trial_fuzz(suite: Suite) -> Result:
     if suite.args.postgres:
         archive = suite.dbs.empty("fuzz")
     else:
-        archive = Archive("fuzz", base_env(f"sqlite:///{suite.work}/db/fuzz.sqlite3",
-                                           suite.work / "indexes" / "fuzz"), suite.work / "indexes" / "fuzz")
+        archive = Archive(
+            "fuzz",
+            base_env(f"sqlite:///{suite.work}/db/fuzz.sqlite3", suite.work / "indexes" / "fuzz"),
+            suite.work / "indexes" / "fuzz",
+        )
     env = dict(archive.env, HYPOTHESIS_PROFILE=suite.args.fuzz_profile)
     log = suite.logs / "fuzz.log"
     started = time.monotonic()
-    proc = start([PYTHON, "-c", PYTEST_RUNNER, str(suite.work / "hypothesis"), "tests/test_fuzz.py",
-                  "-q", "-p", "no:cacheprovider", "-W", "ignore::pytest.PytestAssertRewriteWarning",
-                  "--hypothesis-show-statistics"], env, log)
+    proc = start(
+        [
+            PYTHON,
+            "-c",
+            PYTEST_RUNNER,
+            str(suite.work / "hypothesis"),
+            "tests/test_fuzz.py",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            "-W",
+            "ignore::pytest.PytestAssertRewriteWarning",
+            "--hypothesis-show-statistics",
+        ],
+        env,
+        log,
+    )
     code = finish(proc)
     took = time.monotonic() - started
     output = log.read_text(encoding="utf-8", errors="replace")
@@ -665,17 +752,25 @@ def trial_fuzz(suite: Suite) -> Result:
         failures = [line for line in output.splitlines() if line.startswith(("E   ", "FAILED"))]
         shown = failures[:30] + failures[-3:] if len(failures) > 33 else failures
         say(tail("\n".join(shown) or output, 40) + f"\n    (whole output: {log})")
-    figures = (f"profile {suite.args.fuzz_profile}: {passing + invalid} test cases ({passing} valid, "
-               f"{invalid} invalid, {failing} failing) in {took:.0f} s; pytest: {verdict}")
+    figures = (
+        f"profile {suite.args.fuzz_profile}: {passing + invalid} test cases ({passing} valid, "
+        f"{invalid} invalid, {failing} failing) in {took:.0f} s; pytest: {verdict}"
+    )
     return Result("fuzz", code == 0 and failing == 0, figures=figures)
 
 
 # ----------------------------------------------------------------------------- 3. writers
 
 WRITER_SEARCHES = [
-    {"q": "police"}, {"q": "protest government"}, {"q": '"police fired"'}, {"q": "police OR students"},
-    {"q": "election", "sort": "newest"}, {"q": "workers strike", "per_page": "50"},
-    {"sort": "newest"}, {"q": "fault suite save"}, {"q": "title:protest"},
+    {"q": "police"},
+    {"q": "protest government"},
+    {"q": '"police fired"'},
+    {"q": "police OR students"},
+    {"q": "election", "sort": "newest"},
+    {"q": "workers strike", "per_page": "50"},
+    {"sort": "newest"},
+    {"q": "fault suite save"},
+    {"q": "title:protest"},
 ]
 
 
@@ -696,14 +791,23 @@ def trial_writers(suite: Suite, processes: int = 3, saves: int = 50) -> Result:
     script = suite.work / "saver.py"
     script.write_text(SAVER, encoding="utf-8")
     load, stop_event = Load(), threading.Event()
-    readers = [threading.Thread(target=search_until,
-                                args=(server.port, stop_event, load, random.Random(suite.args.seed + i)))
-               for i in range(3)]
+    readers = [
+        threading.Thread(
+            target=search_until, args=(server.port, stop_event, load, random.Random(suite.args.seed + i))
+        )
+        for i in range(3)
+    ]
     for reader in readers:
         reader.start()
     started = time.monotonic()
-    savers = [start([PYTHON, str(script), str(ROOT), suite.run_id, str(w), str(saves)], archive.env,
-                    suite.logs / f"saver-{w}.log") for w in range(processes)]
+    savers = [
+        start(
+            [PYTHON, str(script), str(ROOT), suite.run_id, str(w), str(saves)],
+            archive.env,
+            suite.logs / f"saver-{w}.log",
+        )
+        for w in range(processes)
+    ]
     codes = [finish(saver, timeout=1800) for saver in savers]
     took = time.monotonic() - started
     stop_event.set()
@@ -722,9 +826,11 @@ def trial_writers(suite: Suite, processes: int = 3, saves: int = 50) -> Result:
     if missing:
         say(f"  not found right after the saves: {missing[:10]}; found a moment later: {late[:10]}")
     ok = not any(codes) and load.errors == 0 and not lost
-    figures = (f"{len(tokens)} saves by {processes} processes in {took:.1f} s = {len(tokens) / took:.1f} "
-               f"saves/s; {load.total} searches, {load.errors} non-2xx; lost {len(lost)}, "
-               f"found only after a retry {len(late)}")
+    figures = (
+        f"{len(tokens)} saves by {processes} processes in {took:.1f} s = {len(tokens) / took:.1f} "
+        f"saves/s; {load.total} searches, {load.errors} non-2xx; lost {len(lost)}, "
+        f"found only after a retry {len(late)}"
+    )
     return Result("writers", ok, figures=figures)
 
 
@@ -739,8 +845,16 @@ def report_errors(load: Load, server: Server) -> None:
 
 
 def import_run(archive: Archive, suite: Suite, paths: list[Path], label: str) -> subprocess.Popen:
-    return start_manage(archive, suite.logs / f"import-{label}.log", "import_articles", *map(str, paths),
-                        "--status", "published", "--batch-size", "100")
+    return start_manage(
+        archive,
+        suite.logs / f"import-{label}.log",
+        "import_articles",
+        *map(str, paths),
+        "--status",
+        "published",
+        "--batch-size",
+        "100",
+    )
 
 
 def import_in_turn(suite: Suite, files: list[Path], label: str) -> tuple[Archive, list, list, float]:
@@ -784,26 +898,40 @@ def trial_imports(suite: Suite, records: int = 5000) -> Result:
     for archive in (together, apart):
         suite.dbs.drop(archive)
     if links[0] != links[1]:
-        say(f"  possible-duplicate links differ: {len(links[0]) // 2} at once, {len(links[1]) // 2} in turn; "
-            f"only at once {sorted(links[0] - links[1])[:4]}, only in turn {sorted(links[1] - links[0])[:4]}")
+        say(
+            f"  possible-duplicate links differ: {len(links[0]) // 2} at once, {len(links[1]) // 2} in turn; "
+            f"only at once {sorted(links[0] - links[1])[:4]}, only in turn {sorted(links[1] - links[0])[:4]}"
+        )
     # Batches take turns, so the concurrent run is a sequential one in some interleaving of
     # the two files' batches; which batch first writes a shared name (Bogota or bogota) is the
     # race's to decide, and the archive folds case and accents when it compares names.
     folded = a == b or names_folded(a) == names_folded(b)
     if a != b:
         say("  exports differ: " + describe_difference(a, b, ("at once", "in turn")))
-        say(f"  with names compared as the archive compares them (case, accents folded): "
-            f"{'identical' if folded else 'still different'}")
+        say(
+            f"  with names compared as the archive compares them (case, accents folded): "
+            f"{'identical' if folded else 'still different'}"
+        )
         if not folded:
             reverse_order_diagnosis(suite, files, a)
-    ok = folded and links[0] == links[1] and failed == [0, 0, 0, 0] and codes == [0, 0, 0, 0] \
+    ok = (
+        folded
+        and links[0] == links[1]
+        and failed == [0, 0, 0, 0]
+        and codes == [0, 0, 0, 0]
         and checks == [0, 0]
-    exports = "identical" if a == b else ("identical but for the spelling of shared names" if folded
-                                          else "DIFFERENT")
-    figures = (f"{len(lines)} records in 2 halves: at once {concurrent_s:.1f} s, one after the other "
-               f"{sequential_s:.1f} s; failed {failed}; exit {codes}; check_index {checks}; "
-               f"{len(a)} articles; exports {exports}; possible-duplicate "
-               f"links {'identical' if links[0] == links[1] else 'DIFFERENT'}")
+    )
+    exports = (
+        "identical"
+        if a == b
+        else ("identical but for the spelling of shared names" if folded else "DIFFERENT")
+    )
+    figures = (
+        f"{len(lines)} records in 2 halves: at once {concurrent_s:.1f} s, one after the other "
+        f"{sequential_s:.1f} s; failed {failed}; exit {codes}; check_index {checks}; "
+        f"{len(a)} articles; exports {exports}; possible-duplicate "
+        f"links {'identical' if links[0] == links[1] else 'DIFFERENT'}"
+    )
     return Result("imports", ok, figures=figures)
 
 
@@ -834,11 +962,21 @@ def kill_reference(suite: Suite, records: int) -> Reference:
     manage(archive, "rebuild_index")
     rebuild_s = time.monotonic() - started
     police = run_script(archive, SEARCH_COUNT, "police").stdout.strip()
-    ref = Reference(corpus, archive, count_articles(archive), exported(archive), import_s, rebuild_s, police,
-                    duplicate_links(archive))
-    say(f"  reference: {records} records -> {ref.articles} articles, {len(ref.links) // 2} "
+    ref = Reference(
+        corpus,
+        archive,
+        count_articles(archive),
+        exported(archive),
+        import_s,
+        rebuild_s,
+        police,
+        duplicate_links(archive),
+    )
+    say(
+        f"  reference: {records} records -> {ref.articles} articles, {len(ref.links) // 2} "
         f"possible-duplicate links; import {import_s:.1f} s, rebuild_index {rebuild_s:.1f} s; "
-        f"q=police finds {police}")
+        f"q=police finds {police}"
+    )
     return ref
 
 
@@ -864,8 +1002,16 @@ def killed_import(suite: Suite, ref: Reference, n: int, delay: float) -> Archive
     """A fresh archive whose import was killed `delay` s after its first articles; None when the
     import finished first."""
     archive = suite.dbs.new(f"kill-import-{n}")
-    proc = start_manage(archive, suite.logs / f"kill-import-{n}.log", "import_articles", str(ref.corpus),
-                        "--status", "published", "--batch-size", "100")
+    proc = start_manage(
+        archive,
+        suite.logs / f"kill-import-{n}.log",
+        "import_articles",
+        str(ref.corpus),
+        "--status",
+        "published",
+        "--batch-size",
+        "100",
+    )
     if kill_after(proc, delay, ready=lambda: count_articles(archive) > 0):
         return archive
     finish(proc)
@@ -881,23 +1027,28 @@ def kill_import_trial(suite: Suite, ref: Reference, n: int) -> bool:
         archive = killed_import(suite, ref, n, delay)
     at_kill = count_articles(archive)
     after_kill = manage(archive, "check_index").returncode
-    rerun = manage(archive, "import_articles", str(ref.corpus), "--status", "published",
-                   "--batch-size", "100")
+    rerun = manage(
+        archive, "import_articles", str(ref.corpus), "--status", "published", "--batch-size", "100"
+    )
     check = manage(archive, "check_index")
     articles, links, export = count_articles(archive), duplicate_links(archive), exported(archive)
     clean = check.returncode == 0 and articles == ref.articles and rerun.returncode == 0
     whole = clean and export == ref.export and links == ref.links
-    say(f"  import {n:2}: killed {delay:4.1f} s after the first articles, {at_kill:4} articles in; "
+    say(
+        f"  import {n:2}: killed {delay:4.1f} s after the first articles, {at_kill:4} articles in; "
         f"check_index then {after_kill}; rerun: {summary_line(rerun.stdout).split(';')[0]}; check_index "
         f"{check.returncode}; {articles} articles; export {'same' if export == ref.export else 'DIFFERENT'}; "
-        f"duplicate links {'same' if links == ref.links else 'DIFFERENT'} -> {'clean' if whole else 'FAIL'}")
+        f"duplicate links {'same' if links == ref.links else 'DIFFERENT'} -> {'clean' if whole else 'FAIL'}"
+    )
     if not clean:
         say(tail(check.stdout + check.stderr + rerun.stderr))
     if export != ref.export:
         say("    " + describe_difference(export, ref.export, ("rerun", "reference")))
     if links != ref.links:
-        say(f"    links only after the kill: {sorted(links - ref.links)[:4]}; only in the reference: "
-            f"{sorted(ref.links - links)[:4]} ({len(links) // 2} vs {len(ref.links) // 2} links)")
+        say(
+            f"    links only after the kill: {sorted(links - ref.links)[:4]}; only in the reference: "
+            f"{sorted(ref.links - links)[:4]} ({len(links) // 2} vs {len(ref.links) // 2} links)"
+        )
     suite.dbs.drop(archive)
     return whole
 
@@ -916,10 +1067,12 @@ def kill_rebuild_trial(suite: Suite, ref: Reference, n: int) -> bool:
     check = manage(archive, "check_index")
     police = run_script(archive, SEARCH_COUNT, "police")
     clean = check.returncode == 0 and police.returncode == 0 and police.stdout.strip() == ref.police
-    say(f"  rebuild {n:2}: killed after {delay:4.1f} s; check_index then {after_kill}; "
+    say(
+        f"  rebuild {n:2}: killed after {delay:4.1f} s; check_index then {after_kill}; "
         f"{' '.join(mend)} exit {mended.returncode}; check_index {check.returncode}; q=police finds "
         f"{police.stdout.strip() or '?'}; index {dir_mb(archive.index):.1f} MB -> "
-        f"{'clean' if clean else 'FAIL'}")
+        f"{'clean' if clean else 'FAIL'}"
+    )
     if not clean:
         say(tail(mended.stdout + mended.stderr + check.stdout + police.stderr))
     return clean
@@ -931,18 +1084,49 @@ def trial_kill(suite: Suite, records: int = 3000) -> Result:
     imports = sum(kill_import_trial(suite, ref, n) for n in range(1, trials + 1))
     rebuilds = sum(kill_rebuild_trial(suite, ref, n) for n in range(1, trials + 1))
     suite.dbs.drop(ref.archive)
-    figures = (f"clean outcomes: import killed {imports}/{trials}, rebuild killed {rebuilds}/{trials} "
-               f"({records} records, {ref.articles} articles)")
+    figures = (
+        f"clean outcomes: import killed {imports}/{trials}, rebuild killed {rebuilds}/{trials} "
+        f"({records} records, {ref.articles} articles)"
+    )
     return Result("kill", imports == trials and rebuilds == trials, figures=figures)
 
 
 # ----------------------------------------------------------------------------- 6. load
 
-LOAD_WORDS = ["police", "protest", "government", "students", "election", "workers", "strike", "march",
-              "opposition", "farmers", "teachers", "president", "capital", "demonstrators", "rally",
-              "corruption", "wages", "tear gas", "pension", "parliament"]
-LOAD_MIX = [("text", 20), ("text+filters", 15), ("search-page", 5), ("browse-city", 10),
-            ("browse-year", 10), ("cities", 5), ("city", 10), ("article", 15), ("home", 5), ("api-browse", 5)]
+LOAD_WORDS = [
+    "police",
+    "protest",
+    "government",
+    "students",
+    "election",
+    "workers",
+    "strike",
+    "march",
+    "opposition",
+    "farmers",
+    "teachers",
+    "president",
+    "capital",
+    "demonstrators",
+    "rally",
+    "corruption",
+    "wages",
+    "tear gas",
+    "pension",
+    "parliament",
+]
+LOAD_MIX = [
+    ("text", 20),
+    ("text+filters", 15),
+    ("search-page", 5),
+    ("browse-city", 10),
+    ("browse-year", 10),
+    ("cities", 5),
+    ("city", 10),
+    ("article", 15),
+    ("home", 5),
+    ("api-browse", 5),
+]
 
 
 @dataclass
@@ -966,8 +1150,13 @@ def load_targets(port: int) -> Targets:
 
 def load_request(kind: str, rng: random.Random, t: Targets) -> tuple[str, dict | None]:
     text = " ".join(rng.sample(LOAD_WORDS, rng.choice([1, 1, 2])))
-    filters = rng.choice([{"city": rng.choice(t.cities)}, {"year": rng.choice(t.years)},
-                          {"city": rng.choice(t.cities), "year": rng.choice(t.years)}])
+    filters = rng.choice(
+        [
+            {"city": rng.choice(t.cities)},
+            {"year": rng.choice(t.years)},
+            {"city": rng.choice(t.cities), "year": rng.choice(t.years)},
+        ]
+    )
     return {
         "text": ("/api/search/", {"q": text}),
         "text+filters": ("/api/search/", {"q": text, **filters}),
@@ -1034,19 +1223,30 @@ class Poller:
 def trial_load(suite: Suite, clients: int = 8, interval: float = 0.5) -> Result:
     archive, server = suite.served()
     targets = load_targets(server.port)
-    say(f"  targets: {len(targets.cities)} cities, {len(targets.years)} years, "
-        f"{len(targets.articles)} articles")
+    say(
+        f"  targets: {len(targets.cities)} cities, {len(targets.years)} years, "
+        f"{len(targets.articles)} articles"
+    )
     load, polls = Load(), Load()
     poller = Poller(server.port, polls)
-    curator = subprocess.Popen([PYTHON, "-c", CURATOR, str(ROOT), suite.run_id, str(interval),
-                                str(suite.args.duration)], cwd=ROOT, env=archive.env, text=True,
-                               stdout=subprocess.PIPE, stderr=open(suite.logs / "curator.log", "w"))
+    curator = subprocess.Popen(
+        [PYTHON, "-c", CURATOR, str(ROOT), suite.run_id, str(interval), str(suite.args.duration)],
+        cwd=ROOT,
+        env=archive.env,
+        text=True,
+        stdout=subprocess.PIPE,
+        stderr=open(suite.logs / "curator.log", "w"),
+    )
     CHILDREN.append(curator)
     reader = threading.Thread(target=poller.read, args=(curator.stdout,))
     deadline = time.monotonic() + suite.args.duration
-    threads = [threading.Thread(target=client, args=(server.port, deadline, load,
-                                                     random.Random(suite.args.seed * 100 + i), targets))
-               for i in range(clients)]
+    threads = [
+        threading.Thread(
+            target=client,
+            args=(server.port, deadline, load, random.Random(suite.args.seed * 100 + i), targets),
+        )
+        for i in range(clients)
+    ]
     for thread in [reader, *threads]:
         thread.start()
     for thread in threads:
@@ -1067,8 +1267,10 @@ def print_classes(load: Load) -> None:
     say(f"  {'class':14} {'requests':>8} {'non-2xx':>7} {'p50':>6} {'p95':>6} {'p99':>6} ms")
     rows = [(kind, load.times[kind], load.bad[kind]) for kind in sorted(load.times)]
     for kind, times, bad in [*rows, ("all", load.all_times(), load.errors)]:
-        say(f"  {kind:14} {len(times):8} {bad:7} {percentile(times, 50):6.0f} "
-            f"{percentile(times, 95):6.0f} {percentile(times, 99):6.0f}")
+        say(
+            f"  {kind:14} {len(times):8} {bad:7} {percentile(times, 50):6.0f} "
+            f"{percentile(times, 95):6.0f} {percentile(times, 99):6.0f}"
+        )
 
 
 def load_result(suite, server, load, polls, poller, curator_code, clients) -> Result:
@@ -1079,28 +1281,44 @@ def load_result(suite, server, load, polls, poller, curator_code, clients) -> Re
     answered = [f[0] for f in poller.found]
     slow = sum(d > SEARCHABLE_LIMIT_S for d in answered)
     retried = sum(f[2] > 1 for f in poller.found)
-    say(f"  saves: {len(poller.found) + len(poller.lost)}; commit -> the save's own index update done "
+    say(
+        f"  saves: {len(poller.found) + len(poller.lost)}; commit -> the save's own index update done "
         f"p50/p95/max {spread([f[1] for f in poller.found], '.2f', 'max')} s; commit -> the answer that "
         f"found it {spread(answered, '.2f', 'max')} s; found by the first search "
-        f"{len(poller.found) - retried}, after retries {retried}")
+        f"{len(poller.found) - retried}, after retries {retried}"
+    )
     if curator_code:
         say("  curator failed:\n" + tail((suite.logs / "curator.log").read_text()))
     if poller.lost:
         say(f"  never found: {sorted(poller.lost)[:10]}")
-    ok = (load.errors == 0 and polls.errors == 0 and not poller.lost and slow == 0 and curator_code == 0
-          and poller.found)
-    figures = (f"{load.total} requests by {clients} clients in {duration:.0f} s = "
-               f"{load.total / duration:.1f}/s, {load.errors} non-2xx; p50/p95/p99 "
-               f"{spread(load.all_times())} ms; {len(poller.found) + len(poller.lost)} saves, searchable "
-               f"after p50/p95/max {spread(answered, '.2f', 'max')} s, {slow} over 1 s, "
-               f"{len(poller.lost)} never found ({polls.total} searches for them, {polls.errors} non-2xx)")
+    ok = (
+        load.errors == 0
+        and polls.errors == 0
+        and not poller.lost
+        and slow == 0
+        and curator_code == 0
+        and poller.found
+    )
+    figures = (
+        f"{load.total} requests by {clients} clients in {duration:.0f} s = "
+        f"{load.total / duration:.1f}/s, {load.errors} non-2xx; p50/p95/p99 "
+        f"{spread(load.all_times())} ms; {len(poller.found) + len(poller.lost)} saves, searchable "
+        f"after p50/p95/max {spread(answered, '.2f', 'max')} s, {slow} over 1 s, "
+        f"{len(poller.lost)} never found ({polls.total} searches for them, {polls.errors} non-2xx)"
+    )
     return Result("load", bool(ok), figures=figures)
 
 
 # ----------------------------------------------------------------------------- main
 
-RUNNERS = {"queries": trial_queries, "fuzz": trial_fuzz, "writers": trial_writers,
-           "imports": trial_imports, "kill": trial_kill, "load": trial_load}
+RUNNERS = {
+    "queries": trial_queries,
+    "fuzz": trial_fuzz,
+    "writers": trial_writers,
+    "imports": trial_imports,
+    "kill": trial_kill,
+    "load": trial_load,
+}
 
 
 def run_trial(suite: Suite, name: str) -> Result:
@@ -1126,8 +1344,13 @@ def print_table(results: list[Result]) -> None:
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--postgres", metavar="URL", help="server to create temporary databases on")
-    parser.add_argument("--only", nargs="+", choices=TRIALS, metavar="NAME",
-                        help=f"run only these trials ({', '.join(TRIALS)})")
+    parser.add_argument(
+        "--only",
+        nargs="+",
+        choices=TRIALS,
+        metavar="NAME",
+        help=f"run only these trials ({', '.join(TRIALS)})",
+    )
     parser.add_argument("--corpus", default=str(DEFAULT_CORPUS))
     parser.add_argument("--limit", type=int, help="serve only the first N corpus records (quick runs)")
     parser.add_argument("--duration", type=float, default=60, help="seconds of load (default 60)")
@@ -1142,8 +1365,10 @@ def main(argv=None) -> int:
     args = parse_args(argv)
     suite = Suite(args)
     database = f"PostgreSQL ({args.postgres})" if args.postgres else "SQLite"
-    say(f"fault suite on {database}; corpus {args.corpus} ({len(suite.corpus_lines)} records"
-        f"{f', serving {args.limit}' if args.limit else ''}); work directory {suite.work}")
+    say(
+        f"fault suite on {database}; corpus {args.corpus} ({len(suite.corpus_lines)} records"
+        f"{f', serving {args.limit}' if args.limit else ''}); work directory {suite.work}"
+    )
     say()
     results = []
     try:

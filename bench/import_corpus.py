@@ -26,8 +26,9 @@ def main():
     parser.add_argument("--corpus", default=str(DEFAULT_CORPUS))
     parser.add_argument("--postgres", metavar="URL", help="server to create a temporary database on")
     parser.add_argument("--repeat", type=int, default=20, help="timed searches per query")
-    parser.add_argument("--query", action="append", default=None,
-                        help="query to time (repeatable; default: protest, police)")
+    parser.add_argument(
+        "--query", action="append", default=None, help="query to time (repeatable; default: protest, police)"
+    )
     args = parser.parse_args()
     queries = args.query or ["protest", "police"]
 
@@ -102,8 +103,10 @@ def run(args, queries, work):
             times.append((time.perf_counter() - t0) * 1000)
         times.sort()
         p95 = times[max(0, int(len(times) * 0.95) - 1)]
-        print(f"search q={q!r} with 4 facets: {page.count} of {records} match; "
-              f"p50 {statistics.median(times):.0f} ms, p95 {p95:.0f} ms, max {times[-1]:.0f} ms")
+        print(
+            f"search q={q!r} with 4 facets: {page.count} of {records} match; "
+            f"p50 {statistics.median(times):.0f} ms, p95 {p95:.0f} ms, max {times[-1]:.0f} ms"
+        )
 
     browse = QueryDict("sort=newest")
     times = []

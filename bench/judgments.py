@@ -18,13 +18,14 @@ SCIFACT_DOCS = CORPORA / "scifact" / "docs.jsonl"
 #: --split NAME: (our queries file, or BEIR queries + qrels), and the documents.
 SPLITS = {
     # BEIR's SciFact train split: the tuning set.
-    "train": {"beir": (CORPORA / "scifact" / "train-queries.jsonl",
-                       CORPORA / "scifact" / "train-qrels.tsv"), "docs": SCIFACT_DOCS},
+    "train": {
+        "beir": (CORPORA / "scifact" / "train-queries.jsonl", CORPORA / "scifact" / "train-qrels.tsv"),
+        "docs": SCIFACT_DOCS,
+    },
     # 78 claims we wrote beside the abstracts: a smoke test, they share the abstracts' wording.
     "claims": {"queries": ROOT / "bench" / "scifact_queries.jsonl", "docs": SCIFACT_DOCS},
     # Short researcher queries on the Mass Mobilization reports, judged by reading the results.
-    "news": {"queries": ROOT / "bench" / "news_queries.jsonl",
-             "docs": CORPORA / "mass-mobilization.jsonl"},
+    "news": {"queries": ROOT / "bench" / "news_queries.jsonl", "docs": CORPORA / "mass-mobilization.jsonl"},
 }
 
 
@@ -62,8 +63,9 @@ def load_beir(queries_path, qrels_path) -> list[dict]:
             judgments.setdefault(qid, {})[doc] = score
     missing = [qid for qid in judgments if qid not in texts]
     if missing:
-        raise ValueError(f"{len(missing)} judged query ids have no text in {queries_path}: "
-                         f"{', '.join(missing[:5])}")
+        raise ValueError(
+            f"{len(missing)} judged query ids have no text in {queries_path}: {', '.join(missing[:5])}"
+        )
     return [
         {"qid": qid, "query": texts[qid], "relevant": rel}
         for qid, rel in judgments.items()

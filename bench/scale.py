@@ -139,7 +139,8 @@ YEARS = range(FIRST_DAY.year, LAST_DAY.year + 1)
 WORDS_MIN, WORDS_MAX = 300, 800
 TOKEN_PREFIX = "zqx"  # curator tokens: no real word starts like this
 
-STOPWORDS = frozenset("""
+STOPWORDS = frozenset(
+    """
 a about above after again against all am an and any are as at be because been before being
 below between both but by can did do does doing down during each few for from further had
 has have having he her here hers herself him himself his how i if in into is it its itself
@@ -148,7 +149,8 @@ out over own same she should so some such than that the their theirs them themse
 there these they this those through to too under until up very was we were what when where
 which while who whom why will with you your yours yourself yourselves s t said also would
 could one two three after since per
-""".split())
+""".split()
+)
 
 # Words people type when they look for protest reports; kept when the corpus has them.
 PROTEST_WORDS = """
@@ -173,27 +175,77 @@ Kuznetsova Popescu Nowak Kowalski Novak Horvat Yilmaz Demir Papadopoulos Georgio
 Kelly Byrne Dubois Moreau Schmidt Weber Rossi Bianchi Wang Li Zhang Tanaka Sato Kim Park
 Nguyen Tran Singh Sharma Okafor Mensah Mwangi Banda Dlamini Diallo Traore
 """.split()
-ORG_GROUPS = ["Teachers", "Workers", "Farmers", "Students", "Doctors", "Nurses", "Journalists",
-              "Lawyers", "Miners", "Taxi Drivers", "Pensioners", "Women", "Youth", "Traders",
-              "Dockworkers", "Bus Drivers", "Garment Workers", "Civil Servants"]
-ORG_CAUSES = ["Democracy", "Justice", "Change", "Free Elections", "Land Reform", "Clean Government",
-              "Fair Wages", "Press Freedom", "Human Rights", "Peace", "Independence", "Water Rights"]
-ORG_FORMS = ["{country} {group} Union", "{country} {group} Association", "{city} {group} Committee",
-             "National {group} Federation of {country}", "Movement for {cause}",
-             "{country} Front for {cause}", "Coalition for {cause} in {country}",
-             "{city} Citizens for {cause}"]
-ACTOR_LINES = ["{actor} said the protest would continue until the demands were met.",
-               "Supporters of {actor} gathered near the government building.",
-               "{actor} called on the authorities to release those detained.",
-               "A spokesperson for {actor} declined to comment.",
-               "{actor} accused the police of using excessive force.",
-               "Members of {actor} were among the crowd."]
+ORG_GROUPS = [
+    "Teachers",
+    "Workers",
+    "Farmers",
+    "Students",
+    "Doctors",
+    "Nurses",
+    "Journalists",
+    "Lawyers",
+    "Miners",
+    "Taxi Drivers",
+    "Pensioners",
+    "Women",
+    "Youth",
+    "Traders",
+    "Dockworkers",
+    "Bus Drivers",
+    "Garment Workers",
+    "Civil Servants",
+]
+ORG_CAUSES = [
+    "Democracy",
+    "Justice",
+    "Change",
+    "Free Elections",
+    "Land Reform",
+    "Clean Government",
+    "Fair Wages",
+    "Press Freedom",
+    "Human Rights",
+    "Peace",
+    "Independence",
+    "Water Rights",
+]
+ORG_FORMS = [
+    "{country} {group} Union",
+    "{country} {group} Association",
+    "{city} {group} Committee",
+    "National {group} Federation of {country}",
+    "Movement for {cause}",
+    "{country} Front for {cause}",
+    "Coalition for {cause} in {country}",
+    "{city} Citizens for {cause}",
+]
+ACTOR_LINES = [
+    "{actor} said the protest would continue until the demands were met.",
+    "Supporters of {actor} gathered near the government building.",
+    "{actor} called on the authorities to release those detained.",
+    "A spokesperson for {actor} declined to comment.",
+    "{actor} accused the police of using excessive force.",
+    "Members of {actor} were among the crowd.",
+]
 
 # The request mix: class name and weight (out of 100).
-CLASSES = [("text", 16), ("text+filters", 8), ("phrase", 8), ("phrase+filters", 4), ("long", 8),
-           ("long+filters", 4), ("browse-city", 6), ("browse-actor", 6), ("browse-source", 4),
-           ("browse-year", 4), ("browse-dates", 4), ("article", 14), ("city-page", 5),
-           ("actor-page", 5), ("home", 4)]
+CLASSES = [
+    ("text", 16),
+    ("text+filters", 8),
+    ("phrase", 8),
+    ("phrase+filters", 4),
+    ("long", 8),
+    ("long+filters", 4),
+    ("browse-city", 6),
+    ("browse-actor", 6),
+    ("browse-source", 4),
+    ("browse-year", 4),
+    ("browse-dates", 4),
+    ("article", 14),
+    ("city-page", 5),
+    ("actor-page", 5),
+    ("home", 4),
+]
 TEXT_CLASSES = [c for c, _ in CLASSES if c.split("+")[0] in ("text", "phrase", "long")]
 BROWSE_CLASSES = [c for c, _ in CLASSES if c.startswith("browse-")]
 FIRST_SEARCH = "/api/search/?q=protest"
@@ -295,8 +347,9 @@ def rank_actors(records, cities, rng: random.Random) -> list[str]:
             generated.append(name)
     while len(generated) < N_PEOPLE + N_ORGS:
         city, country = rng.choice(cities)
-        name = rng.choice(ORG_FORMS).format(country=country, city=city, group=rng.choice(ORG_GROUPS),
-                                            cause=rng.choice(ORG_CAUSES))
+        name = rng.choice(ORG_FORMS).format(
+            country=country, city=city, group=rng.choice(ORG_GROUPS), cause=rng.choice(ORG_CAUSES)
+        )
         if fresh(name):
             generated.append(name)
     total = len(mm) + len(generated)
@@ -309,8 +362,12 @@ def split_sentences(body: str):
     for sentence in SENTENCE_END.split(" ".join(body.split())):
         words = sentence.split()
         # Coders' own remarks ("note: number of protesters was not provided ...") are no news.
-        if 6 <= len(words) <= 60 and sentence[-1] in ".!?" and not sentence.endswith("..") \
-                and "note:" not in sentence.lower():
+        if (
+            6 <= len(words) <= 60
+            and sentence[-1] in ".!?"
+            and not sentence.endswith("..")
+            and "note:" not in sentence.lower()
+        ):
             yield sentence[0].upper() + sentence[1:]
 
 
@@ -318,7 +375,7 @@ class Zipf:
     """Rank r (0-based) is drawn with weight 1 / (r + 1) ** s."""
 
     def __init__(self, n: int, s: float = 1.0):
-        self.cum = list(itertools.accumulate(1 / (r ** s) for r in range(1, n + 1)))
+        self.cum = list(itertools.accumulate(1 / (r**s) for r in range(1, n + 1)))
 
     def pick(self, rng: random.Random) -> int:
         return bisect.bisect_right(self.cum, rng.random() * self.cum[-1])
@@ -408,7 +465,7 @@ class CorpusMaker:
         paragraphs, i = [], 0
         while i < len(sentences):
             size = rng.randint(2, 5)
-            paragraphs.append(" ".join(sentences[i:i + size]))
+            paragraphs.append(" ".join(sentences[i : i + size]))
             i += size
         return "\n\n".join(paragraphs)
 
@@ -417,7 +474,7 @@ class CorpusMaker:
         if rng.random() < 0.5:
             local = m.titles_by_country.get(country, [])
             return rng.choice(local if len(local) >= 50 else m.titles)
-        words = first_sentence.split()[:rng.randint(6, 14)]
+        words = first_sentence.split()[: rng.randint(6, 14)]
         return " ".join(words).rstrip(" .,;:")
 
 
@@ -442,10 +499,14 @@ def ensure_corpus(material: Material, path: Path, reports: int, seed: int) -> di
             digest.update(line.encode())
             out.write(line)
     meta = wanted | {
-        "path": str(path), "bytes": path.stat().st_size, "sha256": digest.hexdigest(),
+        "path": str(path),
+        "bytes": path.stat().st_size,
+        "sha256": digest.hexdigest(),
         "seconds": round(time.perf_counter() - start, 1),
         "body_words": {"min": min(words), "mean": round(sum(words) / len(words)), "max": max(words)},
-        "sources": len(material.sources), "cities": len(material.cities), "actors": len(material.actors),
+        "sources": len(material.sources),
+        "cities": len(material.cities),
+        "actors": len(material.actors),
     }
     meta_path.write_text(json.dumps(meta, indent=2))
     log(f"corpus: {meta['bytes'] / 1e6:,.0f} MB in {meta['seconds']} s, sha256 {meta['sha256'][:16]}")
@@ -501,9 +562,14 @@ def make_context(args) -> Context:
         sqlite = workdir / "archive.sqlite3"
         database_url = f"sqlite:///{sqlite}"  # an absolute path gives sqlite:////...
     env = {k: v for k, v in os.environ.items() if k not in ("DEBUG", "ARCHIVE_SEARCH_ENGINE")}
-    env.update(DATABASE_URL=database_url, ARCHIVE_INDEX_DIR=str(workdir / "index"),
-               SECRET_KEY=key_file.read_text().strip(), TMPDIR=str(workdir / "tmp"),
-               DJANGO_SETTINGS_MODULE="archive.settings", PYTHONUNBUFFERED="1")
+    env.update(
+        DATABASE_URL=database_url,
+        ARCHIVE_INDEX_DIR=str(workdir / "index"),
+        SECRET_KEY=key_file.read_text().strip(),
+        TMPDIR=str(workdir / "tmp"),
+        DJANGO_SETTINGS_MODULE="archive.settings",
+        PYTHONUNBUFFERED="1",
+    )
     return Context(project, workdir, env, sqlite)
 
 
@@ -537,8 +603,11 @@ class Sampler(threading.Thread):
         self.done = threading.Event()
 
     def sample(self) -> dict:
-        sizes = {"tmp": tree_bytes(self.ctx.tmp_dir), "index": tree_bytes(self.ctx.index_dir),
-                 "db": database_bytes(self.ctx)}
+        sizes = {
+            "tmp": tree_bytes(self.ctx.tmp_dir),
+            "index": tree_bytes(self.ctx.index_dir),
+            "db": database_bytes(self.ctx),
+        }
         for k, v in sizes.items():
             self.peaks[k] = max(self.peaks[k], v)
         return sizes
@@ -567,8 +636,13 @@ def manage(ctx: Context, label: str, *command: str, allow_exit: tuple = (0,)) ->
     sampler = Sampler(ctx, label)
     start = time.perf_counter()
     with open(log_path, "wb") as out:
-        proc = subprocess.Popen([ctx.python, "manage.py", *command], cwd=ctx.project, env=ctx.env,
-                                stdout=out, stderr=subprocess.STDOUT)
+        proc = subprocess.Popen(
+            [ctx.python, "manage.py", *command],
+            cwd=ctx.project,
+            env=ctx.env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
         CHILDREN.append(proc)
         sampler.start()
         # wait4 gives this child's own resource usage (ru_maxrss: the largest of it and the
@@ -576,10 +650,14 @@ def manage(ctx: Context, label: str, *command: str, allow_exit: tuple = (0,)) ->
         _, status, usage = os.wait4(proc.pid, 0)
         proc.returncode = os.waitstatus_to_exitcode(status)
     seconds = time.perf_counter() - start
-    figures = {"seconds": round(seconds, 2), "exit": proc.returncode,
-               "peak_rss_mb": round(usage.ru_maxrss / 1024, 1),
-               "cpu_seconds": round(usage.ru_utime + usage.ru_stime, 1), **sampler.stop(),
-               "log": str(log_path)}
+    figures = {
+        "seconds": round(seconds, 2),
+        "exit": proc.returncode,
+        "peak_rss_mb": round(usage.ru_maxrss / 1024, 1),
+        "cpu_seconds": round(usage.ru_utime + usage.ru_stime, 1),
+        **sampler.stop(),
+        "log": str(log_path),
+    }
     output = log_path.read_text(errors="replace")
     figures["output_tail"] = output.strip().splitlines()[-3:]
     log(f"{label}: {seconds:,.1f} s, exit {proc.returncode}, peak RSS {figures['peak_rss_mb']:,.0f} MB")
@@ -591,8 +669,11 @@ def manage(ctx: Context, label: str, *command: str, allow_exit: tuple = (0,)) ->
 
 def import_counts(figures: dict) -> dict:
     """The summary line, "created 2000, updated 0, ...", as a dict."""
-    lines = [line for line in Path(figures["log"]).read_text(errors="replace").splitlines()
-             if line.startswith("created ")]
+    lines = [
+        line
+        for line in Path(figures["log"]).read_text(errors="replace").splitlines()
+        if line.startswith("created ")
+    ]
     if not lines:
         return {}
     return {name: int(n) for name, n in re.findall(r"([a-z][a-z ]*?) (\d+)", lines[-1].split(";")[0])}
@@ -601,6 +682,7 @@ def import_counts(figures: dict) -> dict:
 def git_commit(project: Path) -> str:
     def git(*args):
         return subprocess.run(["git", "-C", str(project), *args], capture_output=True, text=True).stdout
+
     commit = git("rev-parse", "--short", "HEAD").strip() or "unknown"
     return commit + ("+dirty" if git("status", "--porcelain", "--untracked-files=no").strip() else "")
 
@@ -662,9 +744,18 @@ def rate(count: int, seconds: float) -> float | None:
 
 def require_empty(ctx: Context) -> None:
     out = subprocess.run(
-        [ctx.python, "manage.py", "shell", "-c",
-         "from articles.models import Article; print(Article.objects.count())"],
-        cwd=ctx.project, env=ctx.env, capture_output=True, text=True)
+        [
+            ctx.python,
+            "manage.py",
+            "shell",
+            "-c",
+            "from articles.models import Article; print(Article.objects.count())",
+        ],
+        cwd=ctx.project,
+        env=ctx.env,
+        capture_output=True,
+        text=True,
+    )
     # The count is the last line: Django's shell may announce its automatic imports first.
     lines = out.stdout.strip().splitlines()
     if not lines or lines[-1] != "0":
@@ -704,9 +795,22 @@ def start_server(ctx: Context, workers: int, timeout: float | None) -> tuple[sub
     # timeout (30 s unless told), and the client sees a dropped connection.
     extra = ["--timeout", str(timeout)] if timeout else []
     proc = subprocess.Popen(
-        [str(gunicorn), "archive.wsgi:application", "-c", "archive/gunicorn.conf.py",
-         "--bind", f"127.0.0.1:{port}", "--workers", str(workers), *extra],
-        cwd=ctx.project, env=ctx.env, stdout=out, stderr=subprocess.STDOUT)
+        [
+            str(gunicorn),
+            "archive.wsgi:application",
+            "-c",
+            "archive/gunicorn.conf.py",
+            "--bind",
+            f"127.0.0.1:{port}",
+            "--workers",
+            str(workers),
+            *extra,
+        ],
+        cwd=ctx.project,
+        env=ctx.env,
+        stdout=out,
+        stderr=subprocess.STDOUT,
+    )
     CHILDREN.append(proc)
     start = time.perf_counter()
     while time.perf_counter() - start < 300:
@@ -852,7 +956,7 @@ class Mix:
             if len(tokens) < n:
                 continue
             i = rng.randrange(len(tokens) - n + 1)
-            span = tokens[i:i + n]
+            span = tokens[i : i + n]
             if all(t.isalpha() for t in span) and span[0] not in STOPWORDS and span[-1] not in STOPWORDS:
                 return '"' + " ".join(span) + '"'
 
@@ -904,8 +1008,9 @@ class Sample:
     seq: int
 
 
-def run_load(port: int, mix: Mix, *, clients: int, duration: float | None, requests: int | None,
-             seed: int) -> tuple[list[Sample], float]:
+def run_load(
+    port: int, mix: Mix, *, clients: int, duration: float | None, requests: int | None, seed: int
+) -> tuple[list[Sample], float]:
     per_client = [[] for _ in range(clients)]
     stop_at = time.perf_counter() + duration if duration else None
 
@@ -945,9 +1050,12 @@ def summarize(samples: list[Sample], wall: float) -> dict:
     for cls, _ in CLASSES + [("all", 0)]:
         mine = [s for s in samples if cls in (s.cls, "all")]
         failed = [s for s in mine if not 200 <= s.status < 300]
-        classes[cls] = {"count": len(mine), "errors": len(failed),
-                        "statuses": dict(Counter(str(s.status) for s in failed)),
-                        **percentiles([s.seconds for s in mine])}
+        classes[cls] = {
+            "count": len(mine),
+            "errors": len(failed),
+            "statuses": dict(Counter(str(s.status) for s in failed)),
+            **percentiles([s.seconds for s in mine]),
+        }
     return {"wall_seconds": round(wall, 1), "throughput": rate(len(samples), wall), "classes": classes}
 
 
@@ -964,10 +1072,24 @@ class Curator:
         self.errors = Counter()
         script = Path(__file__).resolve()
         self.proc = subprocess.Popen(
-            [ctx.python, str(script), "_curator", "--project", str(ctx.project),
-             "--interval", str(interval), "--seed", str(seed)],
-            cwd=ctx.project, env=ctx.env, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-            stderr=open(ctx.log_dir / "curator.log", "ab"), text=True)
+            [
+                ctx.python,
+                str(script),
+                "_curator",
+                "--project",
+                str(ctx.project),
+                "--interval",
+                str(interval),
+                "--seed",
+                str(seed),
+            ],
+            cwd=ctx.project,
+            env=ctx.env,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=open(ctx.log_dir / "curator.log", "ab"),
+            text=True,
+        )
         CHILDREN.append(self.proc)
         ready = self.proc.stdout.readline()
         if not ready.startswith("{"):
@@ -1026,8 +1148,14 @@ class Curator:
         found = [s["searchable"] for s in self.done]
         saves = [s["saved"] - s["start"] for s in self.done]
         summary = percentiles(found)
-        return {"saves": len(found) + lost, "not_found": lost, "not_found_within_s": grace,
-                "searchable_ms": summary, "save_ms": percentiles(saves), "poll_errors": dict(self.errors)}
+        return {
+            "saves": len(found) + lost,
+            "not_found": lost,
+            "not_found_within_s": grace,
+            "searchable_ms": summary,
+            "save_ms": percentiles(saves),
+            "poll_errors": dict(self.errors),
+        }
 
 
 def curator_main(argv: list[str]) -> None:
@@ -1096,11 +1224,11 @@ CREATE INDEX article_actor_article ON article_actor(article_id, actor_id);
 """
 PEER_FACETS = {
     "source": "SELECT s.name, count(*) n FROM hits h JOIN article a ON a.id = h.id "
-              "JOIN source s ON s.id = a.source_id GROUP BY a.source_id ORDER BY n DESC LIMIT 50",
+    "JOIN source s ON s.id = a.source_id GROUP BY a.source_id ORDER BY n DESC LIMIT 50",
     "city": "SELECT c.name, count(*) n FROM hits h JOIN article_city ac ON ac.article_id = h.id "
-            "JOIN city c ON c.id = ac.city_id GROUP BY ac.city_id ORDER BY n DESC LIMIT 50",
+    "JOIN city c ON c.id = ac.city_id GROUP BY ac.city_id ORDER BY n DESC LIMIT 50",
     "actor": "SELECT x.name, count(*) n FROM hits h JOIN article_actor aa ON aa.article_id = h.id "
-             "JOIN actor x ON x.id = aa.actor_id GROUP BY aa.actor_id ORDER BY n DESC LIMIT 50",
+    "JOIN actor x ON x.id = aa.actor_id GROUP BY aa.actor_id ORDER BY n DESC LIMIT 50",
     "year": "SELECT a.year, count(*) FROM hits h JOIN article a ON a.id = h.id GROUP BY a.year",
 }
 
@@ -1126,10 +1254,12 @@ def build_peer(corpus: Path, path: Path) -> dict:
         return known[key]
 
     reports, rows = 0, {"article": [], "article_city": [], "article_actor": [], "fts": []}
-    inserts = {"article": "INSERT INTO article VALUES (?, ?, ?, ?, ?, ?)",
-               "article_city": "INSERT OR IGNORE INTO article_city VALUES (?, ?)",
-               "article_actor": "INSERT OR IGNORE INTO article_actor VALUES (?, ?)",
-               "fts": "INSERT INTO fts(rowid, title, body) VALUES (?, ?, ?)"}
+    inserts = {
+        "article": "INSERT INTO article VALUES (?, ?, ?, ?, ?, ?)",
+        "article_city": "INSERT OR IGNORE INTO article_city VALUES (?, ?)",
+        "article_actor": "INSERT OR IGNORE INTO article_actor VALUES (?, ?)",
+        "fts": "INSERT INTO fts(rowid, title, body) VALUES (?, ?, ?)",
+    }
 
     def flush():
         for table, batch in rows.items():
@@ -1139,8 +1269,16 @@ def build_peer(corpus: Path, path: Path) -> dict:
     with con, open(corpus, encoding="utf-8") as lines:
         for reports, line in enumerate(lines, start=1):
             r = json.loads(line)
-            rows["article"].append((reports, r["id"], r["title"], r["published"], int(r["published"][:4]),
-                                    entity("source", r["source"])))
+            rows["article"].append(
+                (
+                    reports,
+                    r["id"],
+                    r["title"],
+                    r["published"],
+                    int(r["published"][:4]),
+                    entity("source", r["source"]),
+                )
+            )
             rows["article_city"] += [(entity("city", c, r["country"]), reports) for c in r["cities"]]
             rows["article_actor"] += [(entity("actor", a), reports) for a in r["actors"]]
             rows["fts"].append((reports, r["title"], r["body"]))
@@ -1152,8 +1290,12 @@ def build_peer(corpus: Path, path: Path) -> dict:
     con.execute("ANALYZE")
     con.close()
     seconds = time.perf_counter() - start
-    figures = {"reports": reports, "seconds": round(seconds, 1), "rate": rate(reports, seconds),
-               "size_mb": round(path.stat().st_size / 1e6, 1)}
+    figures = {
+        "reports": reports,
+        "seconds": round(seconds, 1),
+        "rate": rate(reports, seconds),
+        "size_mb": round(path.stat().st_size / 1e6, 1),
+    }
     log(f"peer: {reports:,} reports in {seconds:,.1f} s")
     return figures
 
@@ -1162,8 +1304,10 @@ class Peer:
     def __init__(self, path: Path):
         self.con = sqlite3.connect(path)
         self.con.execute("CREATE TEMP TABLE hits(id INTEGER PRIMARY KEY)")
-        self.ids = {kind: {name_key(n): i for i, n in self.con.execute(f"SELECT id, name FROM {kind}")}
-                    for kind in ("source", "city", "actor")}
+        self.ids = {
+            kind: {name_key(n): i for i, n in self.con.execute(f"SELECT id, name FROM {kind}")}
+            for kind in ("source", "city", "actor")
+        }
 
     def search(self, spec: dict, *, facets: bool = True) -> int:
         """What a search page needs: count, facets (unless told not to) and the top 20."""
@@ -1172,8 +1316,10 @@ class Peer:
         if match:
             base = f"FROM fts f JOIN article a ON a.id = f.rowid WHERE fts MATCH ?{where}"
             params = [match, *params]
-            top = (f"SELECT f.rowid, a.title, snippet(fts, 1, '<mark>', '</mark>', '...', 30) {base} "
-                   "ORDER BY bm25(fts, 2.0, 1.0) LIMIT 20")
+            top = (
+                f"SELECT f.rowid, a.title, snippet(fts, 1, '<mark>', '</mark>', '...', 30) {base} "
+                "ORDER BY bm25(fts, 2.0, 1.0) LIMIT 20"
+            )
             ids = "f.rowid"
         else:
             base = f"FROM article a WHERE 1{where}"
@@ -1273,25 +1419,33 @@ def ratio(a, b) -> str:
 def report(fig: dict) -> str:
     lines = []
     setup_fig = fig.get("setup", {})
-    head = (f"Scale benchmark, commit {fig['commit']}: {fig['reports']:,} reports (seed {fig['seed']}), "
-            f"{setup_fig.get('database', '?')}, import mode {setup_fig.get('mode', '?')}, "
-            f"{fig['clients']} clients, {fig['workers']} workers")
+    head = (
+        f"Scale benchmark, commit {fig['commit']}: {fig['reports']:,} reports (seed {fig['seed']}), "
+        f"{setup_fig.get('database', '?')}, import mode {setup_fig.get('mode', '?')}, "
+        f"{fig['clients']} clients, {fig['workers']} workers"
+    )
     lines += [head, "=" * len(head)]
     load = fig.get("load")
     peer = fig.get("peer", {}).get("classes", {})
     if load:
         rule = "-" * 109
-        lines.append(f"{'class':<16}{'count':>7}{'errors':>7}{'p50 ms':>9}{'p95 ms':>9}{'p99 ms':>9}"
-                     f"{'peer p50':>10}{'peer p95':>10}{'arch/peer p50':>15}{'p95':>8}")
+        lines.append(
+            f"{'class':<16}{'count':>7}{'errors':>7}{'p50 ms':>9}{'p95 ms':>9}{'p99 ms':>9}"
+            f"{'peer p50':>10}{'peer p95':>10}{'arch/peer p50':>15}{'p95':>8}"
+        )
         for cls, c in load["classes"].items():
             p = peer.get(cls, {})
-            lines.append(f"{cls:<16}{c['count']:>7}{c['errors']:>7}{ms(c['p50']):>9}{ms(c['p95']):>9}"
-                         f"{ms(c['p99']):>9}{ms(p.get('p50')):>10}{ms(p.get('p95')):>10}"
-                         f"{ratio(c['p50'], p.get('p50')):>15}{ratio(c['p95'], p.get('p95')):>8}")
+            lines.append(
+                f"{cls:<16}{c['count']:>7}{c['errors']:>7}{ms(c['p50']):>9}{ms(c['p95']):>9}"
+                f"{ms(c['p99']):>9}{ms(p.get('p50')):>10}{ms(p.get('p95')):>10}"
+                f"{ratio(c['p50'], p.get('p50')):>15}{ratio(c['p95'], p.get('p95')):>8}"
+            )
         if "text only" in peer:
             p = peer["text only"]
-            lines.append(f"{'peer text only':<16}{p['count']:>7}{p['errors']:>7}{'':>27}"
-                         f"{ms(p['p50']):>10}{ms(p['p95']):>10}")
+            lines.append(
+                f"{'peer text only':<16}{p['count']:>7}{p['errors']:>7}{'':>27}"
+                f"{ms(p['p50']):>10}{ms(p['p95']):>10}"
+            )
         lines.append(rule)
     rows = scalar_rows(fig)
     width = max((len(k) for k, _ in rows), default=0)
@@ -1304,15 +1458,29 @@ def scalar_rows(fig: dict) -> list[tuple[str, str]]:
     load, setup_fig = fig.get("load"), fig.get("setup", {})
     if load:
         statuses = {k: v["statuses"] for k, v in load["classes"].items() if v["statuses"] and k != "all"}
-        rows.append(("throughput", f"{load['throughput']:,.2f} requests/s over {load['wall_seconds']:,.0f} s"
-                                   + (f"; errors by class and status: {statuses}" if statuses else "")))
+        rows.append(
+            (
+                "throughput",
+                f"{load['throughput']:,.2f} requests/s over {load['wall_seconds']:,.0f} s"
+                + (f"; errors by class and status: {statuses}" if statuses else ""),
+            )
+        )
     corpus = setup_fig.get("corpus")
     if corpus:
         w = corpus["body_words"]
-        rows.append(("corpus", f"{corpus['reports']:,} reports, {corpus['bytes'] / 1e6:,.0f} MB, body words "
-                               f"{w['min']}-{w['max']} (mean {w['mean']}), sha256 {corpus['sha256'][:16]}"))
-    for key, label in (("empty_rebuild", "empty index"), ("import", "import"), ("import_rest", "import rest"),
-                       ("rebuild", "rebuild_index")):
+        rows.append(
+            (
+                "corpus",
+                f"{corpus['reports']:,} reports, {corpus['bytes'] / 1e6:,.0f} MB, body words "
+                f"{w['min']}-{w['max']} (mean {w['mean']}), sha256 {corpus['sha256'][:16]}",
+            )
+        )
+    for key, label in (
+        ("empty_rebuild", "empty index"),
+        ("import", "import"),
+        ("import_rest", "import rest"),
+        ("rebuild", "rebuild_index"),
+    ):
         step = setup_fig.get(key)
         if not step:
             continue
@@ -1320,13 +1488,22 @@ def scalar_rows(fig: dict) -> list[tuple[str, str]]:
         disk = f"temp files peak {mb(step['tmp_peak_mb'])}; index dir peak {mb(step['index_peak_mb'])}"
         rows.append((f"{label} peak RSS", f"{mb(step['peak_rss_mb'])}; {disk}"))
         if step.get("extrapolated_seconds"):
-            rows.append((f"{label} for {step['extrapolated_seconds_for']:,}",
-                         f"EXTRAPOLATED {step['extrapolated_seconds']:,.0f} s "
-                         f"({step['extrapolated_seconds'] / 60:,.0f} min) at {step['rate']:,.1f} reports/s"))
+            rows.append(
+                (
+                    f"{label} for {step['extrapolated_seconds_for']:,}",
+                    f"EXTRAPOLATED {step['extrapolated_seconds']:,.0f} s "
+                    f"({step['extrapolated_seconds'] / 60:,.0f} min) at {step['rate']:,.1f} reports/s",
+                )
+            )
     if "index_mb" in setup_fig:
         database = setup_fig.get("database_mb")
-        rows.append(("index size", f"{mb(setup_fig['index_mb'])} on disk after the rebuild"
-                                   + (f" (SQLite database {mb(database)})" if database else "")))
+        rows.append(
+            (
+                "index size",
+                f"{mb(setup_fig['index_mb'])} on disk after the rebuild"
+                + (f" (SQLite database {mb(database)})" if database else ""),
+            )
+        )
     if setup_fig.get("reused"):
         rows.append(("setup", f"reused from an earlier run ({setup_fig.get('commit', '?')})"))
     serve = fig.get("serve")
@@ -1334,8 +1511,12 @@ def scalar_rows(fig: dict) -> list[tuple[str, str]]:
         rows.append(("server ready", f"{serve['ready_seconds']:,.1f} s after start"))
         status = serve["first_search_status"]
         dropped = ": connection dropped" if status == 0 else ""
-        rows.append(("first search", f"{serve['first_search_ms'] / 1000:,.2f} s ({FIRST_SEARCH}, "
-                                     f"status {status}{dropped})"))
+        rows.append(
+            (
+                "first search",
+                f"{serve['first_search_ms'] / 1000:,.2f} s ({FIRST_SEARCH}, status {status}{dropped})",
+            )
+        )
         timeout = fig["args"].get("timeout")
         rows.append(("gunicorn timeout", f"{timeout:,.0f} s" if timeout else "30 s (default, as make run)"))
     cur = fig.get("curator")
@@ -1344,19 +1525,33 @@ def scalar_rows(fig: dict) -> list[tuple[str, str]]:
     if cur:
         s, v = cur["searchable_ms"], cur["save_ms"]
         every = fig["args"]["save_interval"]
-        rows.append(("save to searchable", f"p50 {sec(s['p50'])} / p95 {sec(s['p95'])} / max {sec(s['max'])} "
-                                           f"over {cur['saves']} saves (one every {every:g} s), "
-                                           f"{cur['not_found']} not found within "
-                                           f"{cur['not_found_within_s']:,.0f} s after the load"))
+        rows.append(
+            (
+                "save to searchable",
+                f"p50 {sec(s['p50'])} / p95 {sec(s['p95'])} / max {sec(s['max'])} "
+                f"over {cur['saves']} saves (one every {every:g} s), "
+                f"{cur['not_found']} not found within "
+                f"{cur['not_found_within_s']:,.0f} s after the load",
+            )
+        )
         rows.append(("save itself", f"p50 {sec(v['p50'])} / p95 {sec(v['p95'])} / max {sec(v['max'])}"))
     workers = fig.get("worker_rss")
     if workers:
-        rows.append(("worker RSS", ", ".join(mb(w) for w in workers["workers_mb"])
-                     + f" (master {mb(workers['master_mb'])})"))
+        rows.append(
+            (
+                "worker RSS",
+                ", ".join(mb(w) for w in workers["workers_mb"]) + f" (master {mb(workers['master_mb'])})",
+            )
+        )
     peer = fig.get("peer", {}).get("build")
     if peer:
-        rows.append(("FTS5 peer build", f"{peer['rate']:,.0f} reports/s ({peer['reports']:,} in "
-                                        f"{peer['seconds']:,.1f} s), {mb(peer['size_mb'])}"))
+        rows.append(
+            (
+                "FTS5 peer build",
+                f"{peer['rate']:,.0f} reports/s ({peer['reports']:,} in "
+                f"{peer['seconds']:,.1f} s), {mb(peer['size_mb'])}",
+            )
+        )
     return rows
 
 
@@ -1402,12 +1597,25 @@ def parse_args(argv):
     amount.add_argument("--requests", type=int, default=None, help="load requests, over all clients")
     parser.add_argument("--clients", type=int, default=4)
     parser.add_argument("--workers", type=int, default=2, help="gunicorn workers")
-    parser.add_argument("--timeout", type=int, default=None,
-                        help="gunicorn worker timeout in seconds (default: gunicorn's 30 s, as make run)")
-    parser.add_argument("--import-mode", choices=("db-only", "indexed"), default="db-only",
-                        help="indexed: build an empty index first so the import writes it as it goes")
-    parser.add_argument("--import-limit", type=int, default=None, metavar="M",
-                        help="time the import on the first M records, import the rest without an index")
+    parser.add_argument(
+        "--timeout",
+        type=int,
+        default=None,
+        help="gunicorn worker timeout in seconds (default: gunicorn's 30 s, as make run)",
+    )
+    parser.add_argument(
+        "--import-mode",
+        choices=("db-only", "indexed"),
+        default="db-only",
+        help="indexed: build an empty index first so the import writes it as it goes",
+    )
+    parser.add_argument(
+        "--import-limit",
+        type=int,
+        default=None,
+        metavar="M",
+        help="time the import on the first M records, import the rest without an index",
+    )
     parser.add_argument("--import-only", action="store_true", help="stop after the timed import")
     parser.add_argument("--skip-setup", action="store_true", help="reuse the work directory's archive")
     parser.add_argument("--workdir", default=None, help="default: <project>/bench/out/scale-N")
@@ -1415,10 +1623,15 @@ def parse_args(argv):
     parser.add_argument("--keep", action="store_true", help="keep the corpus, database and index")
     parser.add_argument("--project", default=str(DEFAULT_PROJECT))
     parser.add_argument("--mm", default=str(DEFAULT_MM), help="the Mass Mobilization JSONL")
-    parser.add_argument("--save-interval", type=float, default=1.0,
-                        help="seconds between curator saves (0: no curator)")
-    parser.add_argument("--searchable-timeout", type=float, default=60.0,
-                        help="seconds after the load to wait for the last saves to be found")
+    parser.add_argument(
+        "--save-interval", type=float, default=1.0, help="seconds between curator saves (0: no curator)"
+    )
+    parser.add_argument(
+        "--searchable-timeout",
+        type=float,
+        default=60.0,
+        help="seconds after the load to wait for the last saves to be found",
+    )
     parser.add_argument("--peer-queries", type=int, default=200, help="peer searches per class (at least)")
     args = parser.parse_args(argv)
     if args.duration is None and args.requests is None:
@@ -1434,9 +1647,16 @@ def main(argv=None) -> None:
     ctx = make_context(args)
     if not Path(ctx.python).exists():
         raise SystemExit(f"{ctx.python} is missing: run `make install` in {ctx.project}")
-    fig = {"commit": git_commit(ctx.project), "started": dt.datetime.now().isoformat(timespec="seconds"),
-           "reports": args.reports, "seed": args.seed, "clients": args.clients, "workers": args.workers,
-           "args": vars(args), "workdir": str(ctx.workdir)}
+    fig = {
+        "commit": git_commit(ctx.project),
+        "started": dt.datetime.now().isoformat(timespec="seconds"),
+        "reports": args.reports,
+        "seed": args.seed,
+        "clients": args.clients,
+        "workers": args.workers,
+        "args": vars(args),
+        "workdir": str(ctx.workdir),
+    }
     log(f"scale benchmark, commit {fig['commit']}, work directory {ctx.workdir}")
     material = load_material(Path(args.mm), args.seed)
     # A TERM (kill PID) unwinds like Ctrl-C, so the children are stopped and figures written.
@@ -1471,22 +1691,30 @@ def run(args, ctx: Context, material: Material, fig: dict) -> None:
 
     server, port, ready = start_server(ctx, args.workers, args.timeout)
     status, _, first = get(port, FIRST_SEARCH)
-    fig["serve"] = {"ready_seconds": round(ready, 2), "first_search_ms": round(first * 1000, 1),
-                    "first_search_status": status}
+    fig["serve"] = {
+        "ready_seconds": round(ready, 2),
+        "first_search_ms": round(first * 1000, 1),
+        "first_search_status": status,
+    }
     log(f"serving on port {port}; first search {first:,.2f} s (status {status})")
     targets = discover(port)
-    log(f"discovered {len(targets.articles)} articles, {len(set(targets.cities))} cities, "
-        f"{len(set(targets.actors))} actors, {len(set(targets.sources))} sources")
+    log(
+        f"discovered {len(targets.articles)} articles, {len(set(targets.cities))} cities, "
+        f"{len(set(targets.actors))} actors, {len(set(targets.sources))} sources"
+    )
     mix = Mix(material, targets)
 
     curator = Curator(ctx, port, args.save_interval, args.seed) if args.save_interval > 0 else None
-    log(f"load: {args.clients} clients, " + (f"{args.duration:,.0f} s" if args.duration
-                                             else f"{args.requests:,} requests")
-        + (f", a curator's save every {args.save_interval:g} s" if curator else ", no curator"))
+    log(
+        f"load: {args.clients} clients, "
+        + (f"{args.duration:,.0f} s" if args.duration else f"{args.requests:,} requests")
+        + (f", a curator's save every {args.save_interval:g} s" if curator else ", no curator")
+    )
     if curator:
         curator.go()
-    samples, wall = run_load(port, mix, clients=args.clients, duration=args.duration,
-                             requests=args.requests, seed=args.seed)
+    samples, wall = run_load(
+        port, mix, clients=args.clients, duration=args.duration, requests=args.requests, seed=args.seed
+    )
     fig["load"] = summarize(samples, wall)
     log(f"load: {len(samples):,} requests in {wall:,.1f} s")
     if curator:
@@ -1496,8 +1724,19 @@ def run(args, ctx: Context, material: Material, fig: dict) -> None:
     stop_process(server)
     with open(ctx.workdir / "latencies.jsonl", "w") as out:
         for s in samples:
-            out.write(json.dumps({"class": s.cls, "path": s.path, "status": s.status,
-                                  "ms": round(s.seconds * 1000, 1), "client": s.client, "seq": s.seq}) + "\n")
+            out.write(
+                json.dumps(
+                    {
+                        "class": s.cls,
+                        "path": s.path,
+                        "status": s.status,
+                        "ms": round(s.seconds * 1000, 1),
+                        "client": s.client,
+                        "seq": s.seq,
+                    }
+                )
+                + "\n"
+            )
     write_figures(ctx, fig)
     fig["peer"] = run_peer(ctx, corpus, samples, mix, args)
 

@@ -48,7 +48,12 @@ def manage(*args, env=None, check=False, timeout=300):
     """Run manage.py in a separate process (for concurrency and crash tests)."""
     return subprocess.run(
         [sys.executable, str(ROOT / "manage.py"), *args],
-        cwd=ROOT, env=env, capture_output=True, text=True, check=check, timeout=timeout,
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=check,
+        timeout=timeout,
     )
 
 

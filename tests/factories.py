@@ -47,12 +47,24 @@ def country(name="Kazakhstan", aliases=(), **kw) -> Country:
 
 
 def article(
-    title=None, body="Protesters gathered in the square.", *, published=dt.date(2020, 6, 10),
-    status="published", source=None, cities=(), actors=(), countries=(), **kw,
+    title=None,
+    body="Protesters gathered in the square.",
+    *,
+    published=dt.date(2020, 6, 10),
+    status="published",
+    source=None,
+    cities=(),
+    actors=(),
+    countries=(),
+    **kw,
 ) -> Article:
     obj = Article.objects.create(
-        title=title or f"Report {next(_seq)}", body=body, published=published, status=status,
-        source=source, **kw,
+        title=title or f"Report {next(_seq)}",
+        body=body,
+        published=published,
+        status=status,
+        source=source,
+        **kw,
     )
     if cities:
         obj.cities.set(cities)

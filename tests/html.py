@@ -5,9 +5,37 @@ from html.parser import HTMLParser
 
 class _Page(HTMLParser):
     SKIP = {"script", "style", "head", "template"}
-    BLOCK = {"p", "div", "li", "h1", "h2", "h3", "td", "th", "dt", "dd", "section", "nav", "br",
-             "header", "footer", "main", "ul", "ol", "aside", "form", "label", "button", "option",
-             "tr", "table", "caption", "article", "select", "input"}
+    BLOCK = {
+        "p",
+        "div",
+        "li",
+        "h1",
+        "h2",
+        "h3",
+        "td",
+        "th",
+        "dt",
+        "dd",
+        "section",
+        "nav",
+        "br",
+        "header",
+        "footer",
+        "main",
+        "ul",
+        "ol",
+        "aside",
+        "form",
+        "label",
+        "button",
+        "option",
+        "tr",
+        "table",
+        "caption",
+        "article",
+        "select",
+        "input",
+    }
 
     def __init__(self):
         super().__init__(convert_charrefs=True)

@@ -43,8 +43,13 @@ def test_rebuild_index_draws_progress_on_a_real_terminal(index):
     for n in range(3):
         f.article(f"Report {n}", "Text.")
     primary, secondary = pty.openpty()
-    proc = subprocess.Popen([sys.executable, str(ROOT / "manage.py"), "rebuild_index"], cwd=ROOT,
-                            env=subprocess_env(index), stdout=secondary, stderr=secondary)
+    proc = subprocess.Popen(
+        [sys.executable, str(ROOT / "manage.py"), "rebuild_index"],
+        cwd=ROOT,
+        env=subprocess_env(index),
+        stdout=secondary,
+        stderr=secondary,
+    )
     os.close(secondary)
     output = b""
     while True:
@@ -75,8 +80,13 @@ def test_rebuild_and_check_index(index):
     from articles.models import Article
 
     Article.objects.filter(pk=a.pk).update(title="Beta report")
-    result = subprocess.run([sys.executable, str(ROOT / "manage.py"), "check_index"], cwd=ROOT,
-                            env=subprocess_env(index), capture_output=True, text=True)
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "manage.py"), "check_index"],
+        cwd=ROOT,
+        env=subprocess_env(index),
+        capture_output=True,
+        text=True,
+    )
     assert result.returncode == 1
     assert f"drift: 1 article(s) outdated in the index: {a.pk}" in result.stdout
     out = io.StringIO()

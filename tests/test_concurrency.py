@@ -32,7 +32,12 @@ def export() -> list[dict]:
 def start_import(env, path, *args):
     return subprocess.Popen(
         [sys.executable, str(ROOT / "manage.py"), "import_articles", str(path), *args],
-        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
 
 
 def wipe():
@@ -50,8 +55,9 @@ def test_two_imports_at_once_equal_one_after_the_other(index, tmp_path):
     first.write_text("".join(lines[0::2]), encoding="utf-8")
     second.write_text("".join(lines[1::2]), encoding="utf-8")
     env = subprocess_env(index)
-    runs = [start_import(env, path, "--batch-size", "50", "--status", "published")
-            for path in (first, second)]
+    runs = [
+        start_import(env, path, "--batch-size", "50", "--status", "published") for path in (first, second)
+    ]
     outputs = [run.communicate(timeout=600) for run in runs]
     for run, (out, err) in zip(runs, outputs, strict=True):
         assert run.returncode == 0, err
@@ -114,9 +120,17 @@ def test_concurrent_writers_while_readers_search(index, tmp_path):
     readers = [threading.Thread(target=read) for _ in range(3)]
     for reader in readers:
         reader.start()
-    savers = [subprocess.Popen([sys.executable, str(script), str(n), "20"], cwd=ROOT, env=env,
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-              for n in range(3)]
+    savers = [
+        subprocess.Popen(
+            [sys.executable, str(script), str(n), "20"],
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for n in range(3)
+    ]
     try:
         results = [s.communicate(timeout=600) for s in savers]
     finally:

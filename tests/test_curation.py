@@ -24,8 +24,15 @@ def families():
     a1 = f.article("Report one", "The president spoke.", actors=[tokayev])
     a2 = f.article("Report two", "The president was criticised.", actors=[toqaev, other])
     a3 = f.article("Report three", "A speech.", actors=[tokayev, toqaev])
-    return {"tokayev": tokayev, "toqaev": toqaev, "other": other, "nazarbaev": nazarbaev,
-            "a1": a1, "a2": a2, "a3": a3}
+    return {
+        "tokayev": tokayev,
+        "toqaev": toqaev,
+        "other": other,
+        "nazarbaev": nazarbaev,
+        "a1": a1,
+        "a2": a2,
+        "a3": a3,
+    }
 
 
 def test_candidates_are_proposed_not_merged(families, capsys):
@@ -55,7 +62,10 @@ def test_accepting_merges_and_the_index_follows(families):
     assert not Actor.objects.filter(name="Qasym-Zhomart Toqaev").exists()
     assert sorted(tokayev.aliases.values_list("name", flat=True)) == ["Qasym-Zhomart Toqaev", "Tokayev"]
     assert set(tokayev.articles.values_list("pk", flat=True)) == {
-        families["a1"].pk, families["a2"].pk, families["a3"].pk}
+        families["a1"].pk,
+        families["a2"].pk,
+        families["a3"].pk,
+    }
     # The old name still finds the reports, through the actor field and expansion.
     assert found('actor:"Qasym-Zhomart Toqaev"') == {families[k].pk for k in ("a1", "a2", "a3")}
     assert search.check().clean
@@ -66,8 +76,7 @@ def test_merge_then_undo_restores_everything(families, client):
     tokayev, toqaev = families["tokayev"], families["toqaev"]
     record = curation.merge(target=tokayev, merged=toqaev)
     data = client.get("/api/search/", {"q": "president"}).json()
-    assert [f["label"] for f in data["facets"]["actor"]] == [
-        "Kassym-Jomart Tokayev", "Nursultan Nazarbayev"]
+    assert [f["label"] for f in data["facets"]["actor"]] == ["Kassym-Jomart Tokayev", "Nursultan Nazarbayev"]
     restored = curation.undo_merge(Merge.objects.get(pk=record.pk))
     assert restored.name == "Qasym-Zhomart Toqaev" and restored.slug == toqaev.slug
     assert set(restored.articles.values_list("pk", flat=True)) == {families["a2"].pk, families["a3"].pk}

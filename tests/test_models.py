@@ -55,15 +55,25 @@ def test_resolve_finds_by_name_or_alias():
     assert City.resolve("Atlantis") is None
 
 
-@pytest.mark.parametrize("kwargs", [
-    {"status": "archived"},
-    {"title": ""},
-    {"body": ""},
-    {"language": "english"},
-])
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"status": "archived"},
+        {"title": ""},
+        {"body": ""},
+        {"language": "english"},
+    ],
+)
 def test_database_constraints_on_articles(kwargs):
-    values = {"title": "T", "slug": "t", "body": "B", "published": dt.date(2020, 1, 1),
-              "status": "draft", "language": "en", **kwargs}
+    values = {
+        "title": "T",
+        "slug": "t",
+        "body": "B",
+        "published": dt.date(2020, 1, 1),
+        "status": "draft",
+        "language": "en",
+        **kwargs,
+    }
     with pytest.raises(IntegrityError), transaction.atomic():
         Article.objects.create(**values)
 

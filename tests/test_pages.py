@@ -13,12 +13,19 @@ def corpus(index):
     rfe = f.source("RFE/RL")
     almaty = f.city("Almaty", aliases=["Alma-Ata"])
     tokayev = f.actor("Kassym-Jomart Tokayev", aliases=["Toqaev"])
-    a1 = f.article("Police detain protesters in Almaty",
-                   "Police detained dozens of protesters.\n\nA second paragraph.",
-                   published=dt.date(2019, 6, 10), source=rfe, cities=[almaty], actors=[tokayev],
-                   original_url="https://example.org/report")
-    others = [f.article(f"Picket number {i}", "Pickets again.", published=dt.date(2020, 1, i + 1))
-              for i in range(25)]
+    a1 = f.article(
+        "Police detain protesters in Almaty",
+        "Police detained dozens of protesters.\n\nA second paragraph.",
+        published=dt.date(2019, 6, 10),
+        source=rfe,
+        cities=[almaty],
+        actors=[tokayev],
+        original_url="https://example.org/report",
+    )
+    others = [
+        f.article(f"Picket number {i}", "Pickets again.", published=dt.date(2020, 1, i + 1))
+        for i in range(25)
+    ]
     draft = f.article("Hidden zeppelin draft", "zeppelin", status="draft", published=None)
     return {"a1": a1, "others": others, "draft": draft, "almaty": almaty}
 
@@ -33,8 +40,9 @@ def test_search_page_lists_results_facets_and_chips(client, corpus):
     assert chips == ["Text: toqaev × (remove this filter)", "City: Almaty × (remove this filter)"]
     remove_city = next(href for text, href in page.links if text.startswith("City: Almaty"))
     assert remove_city == "?q=toqaev"
-    facet_headings = [h[1] for h in page.headings if h[0] == "h3" and h[1] in
-                      ("Source", "City", "Actor", "Year")]
+    facet_headings = [
+        h[1] for h in page.headings if h[0] == "h3" and h[1] in ("Source", "City", "Actor", "Year")
+    ]
     assert facet_headings == ["Source", "City", "Actor", "Year"]
 
 
@@ -63,10 +71,20 @@ def test_bad_parameters_show_a_message_and_keep_the_rest(client, corpus):
     assert "Police detain protesters in Almaty" in page.visible
 
 
-@pytest.mark.parametrize("params", [
-    "?q=%00", "?q=" + "x" * 10000, "?q=NOT+|+NOT+NOT+|", "?page=0", "?per_page=abc",
-    "?year=%00", "?actor=%00", "?date_to=%00", "?sort=%00",
-])
+@pytest.mark.parametrize(
+    "params",
+    [
+        "?q=%00",
+        "?q=" + "x" * 10000,
+        "?q=NOT+|+NOT+NOT+|",
+        "?page=0",
+        "?per_page=abc",
+        "?year=%00",
+        "?actor=%00",
+        "?date_to=%00",
+        "?sort=%00",
+    ],
+)
 def test_hostile_parameters_never_break_the_page(client, corpus, params):
     response = client.get("/search/" + params)
     assert response.status_code == 200
@@ -135,8 +153,14 @@ def test_markup_in_data_is_escaped(client, index):
     payload = '<img src=x onerror=alert(1)>"><script>alert(2)</script>'
     c = f.city(f"City {payload}")
     a = f.article(f"Title {payload}", f"Body {payload} protest", cities=[c])
-    for url in ["/", "/search/?q=protest", f"/articles/{a.slug}/", "/cities/", c.get_absolute_url(),
-                f"/search/?q={payload}"]:
+    for url in [
+        "/",
+        "/search/?q=protest",
+        f"/articles/{a.slug}/",
+        "/cities/",
+        c.get_absolute_url(),
+        f"/search/?q={payload}",
+    ]:
         html = client.get(url).content.decode()
         assert "<script>alert" not in html, url
         assert "<img src=x" not in html, url
@@ -155,13 +179,15 @@ def test_404_pages_explain_in_readers_words(client, corpus):
 def test_countries_have_pages_and_cities_show_theirs(client, index):
     moscow = f.city("Moscow")
     ussr, russia = f.country("USSR"), f.country("Russia")
-    f.article("Miners march on the Kremlin", published=dt.date(1991, 3, 28), cities=[moscow],
-              countries=[ussr])
+    f.article(
+        "Miners march on the Kremlin", published=dt.date(1991, 3, 28), cities=[moscow], countries=[ussr]
+    )
     f.article("Pensioners rally", published=dt.date(2005, 1, 15), cities=[moscow], countries=[russia])
     f.article("Secret draft", status="draft", cities=[moscow], countries=[f.country("Atlantis")])
     page = read(client.get("/countries/"))
-    assert [text for text, href in page.links if href.startswith("/countries/") and href != "/countries/"] \
-        == ["Russia", "USSR"]
+    assert [
+        text for text, href in page.links if href.startswith("/countries/") and href != "/countries/"
+    ] == ["Russia", "USSR"]
     page = read(client.get("/countries/ussr/"))
     assert ("h1", "USSR") in page.headings
     assert ("Miners march on the Kremlin", "/articles/miners-march-on-the-kremlin/") in page.links

@@ -37,8 +37,7 @@ def test_syntax_with_no_match_falls_back_once_and_answers(client):
 def test_fuzzy_distance_is_capped_and_said():
     plan = q.parse("police~99999999")
     assert plan.tree == q.Fuzzy("police", q.MAX_FUZZY_DISTANCE)
-    assert plan.notices == ["“police~99999999”: fuzzy terms allow at most 2 edits; searched as "
-                            "police~2."]
+    assert plan.notices == ["“police~99999999”: fuzzy terms allow at most 2 edits; searched as police~2."]
     assert q.parse("a~99").tree == q.Fuzzy("a", 2)
     assert q.parse("police~").tree == q.Fuzzy("police", 1)
 

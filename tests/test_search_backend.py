@@ -15,22 +15,45 @@ BACKENDS = [WhooshBackend]
 
 
 def doc(pk, title, body="", source="", city="", actor="", language="en", stamp=None):
-    return {"pk": pk, "title": title, "body": body, "source": source, "city": city,
-            "actor": actor, "language": language, "published": "2020-06-10",
-            "stamp": stamp or f"s{pk}"}
+    return {
+        "pk": pk,
+        "title": title,
+        "body": body,
+        "source": source,
+        "city": city,
+        "actor": actor,
+        "language": language,
+        "published": "2020-06-10",
+        "stamp": stamp or f"s{pk}",
+    }
 
 
 @pytest.fixture(params=BACKENDS, ids=lambda cls: cls.__name__)
 def backend(request, tmp_path):
     engine = request.param(tmp_path / "idx")
-    engine.rebuild([
-        doc(1, "Police detain protesters in Almaty", "Dozens were detained at a rally.",
-            city="Almaty ; Alma-Ata"),
-        doc(2, "Election day in the capital", "Voters queued; some protested the polls.",
-            city="Astana ; Nur-Sultan", actor="Kassym-Jomart Tokayev ; Toqaev"),
-        doc(3, "Court bans movement", "A court banned the Democratic Choice movement.",
-            actor="Democratic Choice of Kazakhstan ; DVK"),
-    ])
+    engine.rebuild(
+        [
+            doc(
+                1,
+                "Police detain protesters in Almaty",
+                "Dozens were detained at a rally.",
+                city="Almaty ; Alma-Ata",
+            ),
+            doc(
+                2,
+                "Election day in the capital",
+                "Voters queued; some protested the polls.",
+                city="Astana ; Nur-Sultan",
+                actor="Kassym-Jomart Tokayev ; Toqaev",
+            ),
+            doc(
+                3,
+                "Court bans movement",
+                "A court banned the Democratic Choice movement.",
+                actor="Democratic Choice of Kazakhstan ; DVK",
+            ),
+        ]
+    )
     yield engine
     engine.close()
 
@@ -141,8 +164,12 @@ def test_searches_during_commits_never_fail(backend):
         for i in range(20):
             backend.write(upsert=[doc(1000 + i, f"churn {i}")])
             if i % 10 == 9:
-                backend.rebuild([doc(1, "Police detain protesters", "detained"),
-                                 *(doc(1000 + j, f"churn {j}") for j in range(i + 1))])
+                backend.rebuild(
+                    [
+                        doc(1, "Police detain protesters", "detained"),
+                        *(doc(1000 + j, f"churn {j}") for j in range(i + 1)),
+                    ]
+                )
     finally:
         stop.set()
         thread.join()
@@ -156,9 +183,13 @@ def test_suggestions_come_only_from_live_documents(tmp_path):
     """A deleted document's words stay in a large segment's vocabulary until it is merged;
     "did you mean" must never offer them (they may be an unpublished report's)."""
     engine = WhooshBackend(tmp_path / "big")
-    engine.rebuild([*(doc(n, f"report {n}", "students rallied in the square") for n in range(1, 3000)),
-                    doc(5000, "zanthoxylum report", "a zanthoxylum of officials"),
-                    doc(5001, "zanthoxylun report", "a zanthoxylun of officials")])
+    engine.rebuild(
+        [
+            *(doc(n, f"report {n}", "students rallied in the square") for n in range(1, 3000)),
+            doc(5000, "zanthoxylum report", "a zanthoxylum of officials"),
+            doc(5001, "zanthoxylun report", "a zanthoxylun of officials"),
+        ]
+    )
     assert engine.match("zanthoxylux").corrected in {"zanthoxylum", "zanthoxylun"}
     engine.write(upsert=[], delete=[5000])
     assert engine.match("zanthoxylux").corrected == "zanthoxylun"

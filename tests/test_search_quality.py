@@ -22,11 +22,11 @@ def slugs(client, q, **params):
 
 @pytest.fixture
 def names():
-    tokayev = f.actor("Kassym-Jomart Tokayev", aliases=["Toqaev", "Tokaev", "Tokayev",
-                                                               "Qasym-Zhomart Toqaev"])
+    tokayev = f.actor(
+        "Kassym-Jomart Tokayev", aliases=["Toqaev", "Tokaev", "Tokayev", "Qasym-Zhomart Toqaev"]
+    )
     astana = f.city("Astana", aliases=["Nur-Sultan", "Akmola"])
-    linked = f.article("Picket in the capital", "Activists held posters.", actors=[tokayev],
-                       cities=[astana])
+    linked = f.article("Picket in the capital", "Activists held posters.", actors=[tokayev], cities=[astana])
     # Not linked by a curator, but the text names him and the city under other spellings.
     unlinked = f.article("Statement by the president", "President Tokayev spoke in Nur-Sultan.")
     other = f.article("Farmers protest", "Farmers blocked a road near Taraz.")
@@ -57,8 +57,8 @@ def test_a_new_alias_expands_queries_at_once(client, names):
 def test_facets_roll_spellings_up_to_one_entity(client, names):
     data = client.get("/api/search/", {"q": "Toqaev"}).json()
     assert data["facets"]["actor"] == [
-        {"value": "kassym-jomart-tokayev", "label": "Kassym-Jomart Tokayev", "count": 1,
-         "selected": False}]
+        {"value": "kassym-jomart-tokayev", "label": "Kassym-Jomart Tokayev", "count": 1, "selected": False}
+    ]
 
 
 @pytest.mark.parametrize("units, mm", [(1, 1), (2, 2), (3, 3), (4, 2), (5, 1), (8, 1), (20, 1)])
@@ -80,7 +80,9 @@ def test_short_queries_need_every_word_long_ones_most(client):
     # One shared word is not enough for a four-word query; for a sentence it is.
     assert slugs(client, "teachers quarrel badminton tournament") == []
     assert set(slugs(client, "did the badminton tournament end in a quarrel of teachers")) == {
-        one.slug, both.slug}
+        one.slug,
+        both.slug,
+    }
 
 
 def test_prefixes_rank_but_never_match_alone(client):
@@ -92,20 +94,25 @@ def test_prefixes_rank_but_never_match_alone(client):
     assert slugs(client, "protest ministry") == [whole.slug]
 
 
-@pytest.mark.parametrize("q, plain", [
-    ("Vitamin D (cholecalciferol): do teachers' strike over pay in Almaty?",
-     "vitamin cholecalciferol teachers strike pay almaty"),
-    ('Teachers "strike" over pay: a [report] -- from Almaty', "teachers strike pay report almaty"),
-    ("teachers: strike", "teachers strike"),
-    ("strike (almaty)", "strike almaty"),
-    ("teachers-pay strike!", "teachers pay strike"),
-    ("teachers' strike, 100% of wages", "teachers strike 100 wages"),
-    ("'teachers strike'", "teachers strike"),
-    ("strike\\", "strike"),
-    ("teachers ) strike (", "teachers strike"),
-    ("teachers - strike", "teachers strike"),
-    ("teachers:strike", "teachers strike"),
-])
+@pytest.mark.parametrize(
+    "q, plain",
+    [
+        (
+            "Vitamin D (cholecalciferol): do teachers' strike over pay in Almaty?",
+            "vitamin cholecalciferol teachers strike pay almaty",
+        ),
+        ('Teachers "strike" over pay: a [report] -- from Almaty', "teachers strike pay report almaty"),
+        ("teachers: strike", "teachers strike"),
+        ("strike (almaty)", "strike almaty"),
+        ("teachers-pay strike!", "teachers pay strike"),
+        ("teachers' strike, 100% of wages", "teachers strike 100 wages"),
+        ("'teachers strike'", "teachers strike"),
+        ("strike\\", "strike"),
+        ("teachers ) strike (", "teachers strike"),
+        ("teachers - strike", "teachers strike"),
+        ("teachers:strike", "teachers strike"),
+    ],
+)
 def test_punctuation_never_errors_or_empties(client, q, plain):
     f.article("Teachers strike over pay", "Teachers in Almaty went on strike over wages.")
     f.article("Strike", "Report on a strike.")
@@ -138,12 +145,20 @@ def test_fuzzy_and_prefix_terms(client):
 
 
 def test_related_reports_are_published_similar_and_exclude_the_article(client):
-    base = f.article("Oil workers strike in Zhanaozen",
-                     "Oil workers in Zhanaozen went on strike demanding higher wages from the oil company.")
-    near = f.article("Zhanaozen oil strike continues",
-                     "The strike of oil workers in Zhanaozen continued as the oil company refused wages.")
-    f.article("Zhanaozen oil strike draft", "Oil workers strike Zhanaozen wages oil company.",
-              status="draft", published=None)
+    base = f.article(
+        "Oil workers strike in Zhanaozen",
+        "Oil workers in Zhanaozen went on strike demanding higher wages from the oil company.",
+    )
+    near = f.article(
+        "Zhanaozen oil strike continues",
+        "The strike of oil workers in Zhanaozen continued as the oil company refused wages.",
+    )
+    f.article(
+        "Zhanaozen oil strike draft",
+        "Oil workers strike Zhanaozen wages oil company.",
+        status="draft",
+        published=None,
+    )
     f.article("Students march", "Students marched for cheaper transport.")
     related = client.get(f"/api/articles/{base.slug}/").json()["related"]
     assert [r["slug"] for r in related] == [near.slug]
@@ -152,8 +167,7 @@ def test_related_reports_are_published_similar_and_exclude_the_article(client):
 
 
 def test_russian_is_stemmed_as_russian_and_english_as_english(client):
-    ru = f.article("Митинг в Алматы", "Сотни человек вышли на митинг против повышения цен.",
-                   language="ru")
+    ru = f.article("Митинг в Алматы", "Сотни человек вышли на митинг против повышения цен.", language="ru")
     en = f.article("Rallies in Almaty", "Hundreds rallied against price rises.")
     for q in ("митинг", "митинга", "митингах", "митинги", "МИТИНГИ"):
         assert slugs(client, q) == [ru.slug], q
@@ -173,7 +187,8 @@ def test_language_facet_appears_with_a_second_language(client):
         {"value": "ru", "label": "Russian", "count": 1, "selected": False},
     ]
     assert [r["title"] for r in client.get("/api/search/", {"language": "ru"}).json()["results"]] == [
-        "Русский репортаж"]
+        "Русский репортаж"
+    ]
     assert client.get("/api/search/", {"language": "russian"}).status_code == 400
 
 

@@ -21,8 +21,22 @@ from articles.search.whoosh import backend as whoosh_backend
 from .conftest import SHARED
 
 CORPUS = SHARED / "corpora" / "mass-mobilization.jsonl"
-WORDS = ["protest", "police", "students", "strike", "government", "workers", "election",
-         "arrested", "capital", "march", "teachers", "opposition", "demonstrators", "tax"]
+WORDS = [
+    "protest",
+    "police",
+    "students",
+    "strike",
+    "government",
+    "workers",
+    "election",
+    "arrested",
+    "capital",
+    "march",
+    "teachers",
+    "opposition",
+    "demonstrators",
+    "tax",
+]
 
 
 @pytest.fixture
@@ -37,6 +51,7 @@ def corpus(index, tmp_path):
 
 def naive(articles, matched, *, q, chosen, years, date_from, date_to):
     """(count, facets) for a search, from Python over the database's rows."""
+
     def keep(article, leave_out=None):
         if q and article.pk not in matched:
             return False
@@ -60,13 +75,17 @@ def naive(articles, matched, *, q, chosen, years, date_from, date_to):
 def test_random_searches_count_and_facet_as_the_database_does(corpus, client):
     articles = list(corpus)
     rng = random.Random(7)
-    entity_ids = {kind.name: sorted({e.pk for a in articles for e in kind.entities_of(a)})
-                  for kind in KINDS.values()}
+    entity_ids = {
+        kind.name: sorted({e.pk for a in articles for e in kind.entities_of(a)}) for kind in KINDS.values()
+    }
     slugs = {kind.name: dict(kind.model.objects.values_list("pk", "slug")) for kind in KINDS.values()}
     for _ in range(25):
         q = rng.choice(["", *WORDS])
-        chosen = {kind: set(rng.sample(ids, rng.choice([1, 2]))) for kind, ids in entity_ids.items()
-                  if rng.random() < 0.3}
+        chosen = {
+            kind: set(rng.sample(ids, rng.choice([1, 2])))
+            for kind, ids in entity_ids.items()
+            if rng.random() < 0.3
+        }
         years = set(rng.sample(range(1990, 1996), rng.choice([0, 1, 2])))
         date_from = dt.date(1990, rng.randint(1, 12), 1) if rng.random() < 0.3 else None
         date_to = dt.date(1994, rng.randint(1, 12), 28) if rng.random() < 0.3 else None
@@ -77,8 +96,9 @@ def test_random_searches_count_and_facet_as_the_database_does(corpus, client):
         params.append(("per_page", "100"))
         data = client.get("/api/search/", params).json()
         matched = set(search.match(q).pks) if q else set()
-        count, facets = naive(articles, matched, q=q, chosen=chosen, years=years,
-                              date_from=date_from, date_to=date_to)
+        count, facets = naive(
+            articles, matched, q=q, chosen=chosen, years=years, date_from=date_from, date_to=date_to
+        )
         assert data["count"] == count, params
         for name in (*KINDS, "year"):
             label_of = str if name == "year" else slugs[name].get
@@ -87,8 +107,11 @@ def test_random_searches_count_and_facet_as_the_database_does(corpus, client):
             assert all(n == expected.get(value, 0) for value, n in got.items()), (params, name)
             limit = len(expected) if name == "year" else 50
             extra = sum(1 for pk in chosen.get(name, ()) if label_of(pk) in got)  # always shown
-            assert min(limit, len(expected)) <= sum(1 for n in got.values() if n) \
-                <= min(limit, len(expected)) + extra, (params, name)
+            assert (
+                min(limit, len(expected))
+                <= sum(1 for n in got.values() if n)
+                <= min(limit, len(expected)) + extra
+            ), (params, name)
         # Every result listed satisfies every filter, in the search's order.
         by_pk = {a.slug: a for a in articles}
         for result in data["results"]:
@@ -110,12 +133,20 @@ def test_the_first_page_of_a_large_search_does_not_score_every_match(tmp_path, m
     backend = WhooshBackend(tmp_path / "index")
 
     def doc(pk, body):
-        return {"pk": pk, "title": f"Report {pk}", "body": body, "language": "en",
-                "date": pk, "stamp": str(pk)}
+        return {
+            "pk": pk,
+            "title": f"Report {pk}",
+            "body": body,
+            "language": "en",
+            "date": pk,
+            "stamp": str(pk),
+        }
 
     strong = [doc(pk, "strike strike strike strike strike") for pk in range(1, 21)]
-    weak = [doc(pk, "a long report on many things, among them one strike, and more words " * 3)
-            for pk in range(21, 10_021)]
+    weak = [
+        doc(pk, "a long report on many things, among them one strike, and more words " * 3)
+        for pk in range(21, 10_021)
+    ]
     backend.rebuild(strong + weak + [doc(20_000, "nothing to see")])
     scored = []
     original = scoring.BM25F.scorer

@@ -27,8 +27,11 @@ def run_check_unprivileged(**env):
             pytest.skip("running as root without setpriv to drop capabilities")
         prefix = ["setpriv", "--bounding-set=-all", "--inh-caps=-all", "--"]
     return subprocess.run(
-        [*prefix, sys.executable, str(ROOT / "manage.py"), "check"], cwd=ROOT,
-        env={**base, "SECRET_KEY": "test-only", **env}, capture_output=True, text=True,
+        [*prefix, sys.executable, str(ROOT / "manage.py"), "check"],
+        cwd=ROOT,
+        env={**base, "SECRET_KEY": "test-only", **env},
+        capture_output=True,
+        text=True,
     )
 
 
@@ -45,12 +48,12 @@ def test_unwritable_index_dir(tmp_path):
     locked = tmp_path / "ro"
     locked.mkdir()
     locked.chmod(stat.S_IRUSR | stat.S_IXUSR | stat.S_IRGRP | stat.S_IXGRP | stat.S_IROTH | stat.S_IXOTH)
-    result = run_check_unprivileged(ARCHIVE_INDEX_DIR=str(locked / "index"),
-                                    DATABASE_URL=f"sqlite:///{tmp_path}/db.sqlite3")
+    result = run_check_unprivileged(
+        ARCHIVE_INDEX_DIR=str(locked / "index"), DATABASE_URL=f"sqlite:///{tmp_path}/db.sqlite3"
+    )
     assert result.returncode == 1
     assert result.stderr.strip().splitlines() == [
-        f"archive settings: ARCHIVE_INDEX_DIR={str(locked / 'index')!r} cannot be created: "
-        "Permission denied"
+        f"archive settings: ARCHIVE_INDEX_DIR={str(locked / 'index')!r} cannot be created: Permission denied"
     ]
 
 
@@ -73,6 +76,7 @@ def test_bad_debug_flag(value):
 
 
 def test_good_settings_pass(tmp_path):
-    result = run_check(DATABASE_URL=f"sqlite:///{tmp_path}/db.sqlite3",
-                       ARCHIVE_INDEX_DIR=str(tmp_path / "index"), DEBUG="0")
+    result = run_check(
+        DATABASE_URL=f"sqlite:///{tmp_path}/db.sqlite3", ARCHIVE_INDEX_DIR=str(tmp_path / "index"), DEBUG="0"
+    )
     assert result.returncode == 0, result.stderr

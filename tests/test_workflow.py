@@ -18,8 +18,9 @@ PASSWORD = "correct-horse-battery-staple-42"
 
 
 def staff(name, group=None, superuser=False):
-    user = User.objects.create_user(name, f"{name}@example.org", PASSWORD, is_staff=True,
-                                    is_superuser=superuser)
+    user = User.objects.create_user(
+        name, f"{name}@example.org", PASSWORD, is_staff=True, is_superuser=superuser
+    )
     if group:
         user.groups.add(Group.objects.get(name=group))
     return user
@@ -37,11 +38,16 @@ def curator():
 
 def article_form(article, **changes):
     data = {
-        "title": article.title, "slug": article.slug, "status": article.status,
+        "title": article.title,
+        "slug": article.slug,
+        "status": article.status,
         "published": article.published.isoformat() if article.published else "",
-        "source": article.source_id or "", "language": article.language,
-        "cities": [c.pk for c in article.cities.all()], "actors": [a.pk for a in article.actors.all()],
-        "body": article.body, "original_url": article.original_url,
+        "source": article.source_id or "",
+        "language": article.language,
+        "cities": [c.pk for c in article.cities.all()],
+        "actors": [a.pk for a in article.actors.all()],
+        "body": article.body,
+        "original_url": article.original_url,
         "possible_duplicates": [],
     }
     data.update(changes)
@@ -78,9 +84,10 @@ def test_only_superusers_manage_users(client, curator):
 
 def test_staff_passwords_are_checked_by_validators(client):
     client.force_login(staff("root", superuser=True))
-    response = client.post("/admin/auth/user/add/", {
-        "username": "newbie", "password1": "12345678", "password2": "12345678",
-        "usable_password": "true"})
+    response = client.post(
+        "/admin/auth/user/add/",
+        {"username": "newbie", "password1": "12345678", "password2": "12345678", "usable_password": "true"},
+    )
     assert response.status_code == 200
     assert "This password is too common." in response.content.decode()
     assert not User.objects.filter(username="newbie").exists()
@@ -96,14 +103,21 @@ def test_repeated_failed_logins_lock_the_account_out(client, curator):
 
 def test_contributor_adds_a_draft_but_cannot_publish(client, contributor):
     client.force_login(contributor)
-    new = {"title": "Secret zebra report", "slug": "secret-zebra-report", "status": "published",
-           "published": "2020-06-10", "language": "en", "body": "A zebra crossing protest.",
-           "original_url": ""}
+    new = {
+        "title": "Secret zebra report",
+        "slug": "secret-zebra-report",
+        "status": "published",
+        "published": "2020-06-10",
+        "language": "en",
+        "body": "A zebra crossing protest.",
+        "original_url": "",
+    }
     # A forged status is refused with a message, and nothing is saved.
     response = client.post("/admin/articles/article/add/", new)
     assert response.status_code == 200
-    assert "Select a valid choice. published is not one of the available choices." in \
-        response.content.decode()
+    assert (
+        "Select a valid choice. published is not one of the available choices." in response.content.decode()
+    )
     assert not Article.objects.filter(slug="secret-zebra-report").exists()
     response = client.post("/admin/articles/article/add/", {**new, "status": "draft"})
     assert response.status_code == 302, response.content.decode()[:3000]
@@ -111,13 +125,17 @@ def test_contributor_adds_a_draft_but_cannot_publish(client, contributor):
     assert article.status == "draft"
     assert found("zebra") == []
     # Editing the draft: it may go to review, never to published.
-    response = client.post(f"/admin/articles/article/{article.pk}/change/",
-                           article_form(article, status="published", title="Secret zebra report v2"))
+    response = client.post(
+        f"/admin/articles/article/{article.pk}/change/",
+        article_form(article, status="published", title="Secret zebra report v2"),
+    )
     assert response.status_code == 200
     article.refresh_from_db()
     assert (article.title, article.status) == ("Secret zebra report", "draft")
-    response = client.post(f"/admin/articles/article/{article.pk}/change/",
-                           article_form(article, status="review", title="Secret zebra report v2"))
+    response = client.post(
+        f"/admin/articles/article/{article.pk}/change/",
+        article_form(article, status="review", title="Secret zebra report v2"),
+    )
     assert response.status_code == 302
     article.refresh_from_db()
     assert (article.title, article.status) == ("Secret zebra report v2", "review")
@@ -130,15 +148,21 @@ def test_contributor_adds_a_draft_but_cannot_publish(client, contributor):
     assert article.status == "review"
     # Published articles are read-only for contributors.
     live = f.article("Live report", "Text.")
-    assert client.post(f"/admin/articles/article/{live.pk}/change/",
-                       article_form(live, title="Vandalised")).status_code == 403
+    assert (
+        client.post(
+            f"/admin/articles/article/{live.pk}/change/", article_form(live, title="Vandalised")
+        ).status_code
+        == 403
+    )
 
 
 def test_curator_publishes_and_the_index_follows(client, curator):
     draft = f.article("Quokka rally", "Quokka supporters rallied.", status="draft", published=None)
     client.force_login(curator)
-    response = client.post(f"/admin/articles/article/{draft.pk}/change/",
-                           article_form(draft, status="published", published="2021-03-04"))
+    response = client.post(
+        f"/admin/articles/article/{draft.pk}/change/",
+        article_form(draft, status="published", published="2021-03-04"),
+    )
     assert response.status_code == 302
     assert found("quokka") == [draft.pk]
     client.post("/admin/articles/article/", {"action": "unpublish", "_selected_action": [draft.pk]})
@@ -178,17 +202,22 @@ def test_bulk_add_and_remove_a_city_are_in_history_and_index(client, curator):
     a = f.article("First", "Text one.")
     b = f.article("Second", "Text two.")
     client.force_login(curator)
-    response = client.post("/admin/articles/article/", {
-        "action": "add_city", "_selected_action": [a.pk, b.pk]})
+    response = client.post(
+        "/admin/articles/article/", {"action": "add_city", "_selected_action": [a.pk, b.pk]}
+    )
     assert response.status_code == 200 and "Name or other spelling" in response.content.decode()
-    client.post("/admin/articles/article/", {
-        "action": "add_city", "_selected_action": [a.pk, b.pk], "confirm": "1", "name": "nur-sultan"})
+    client.post(
+        "/admin/articles/article/",
+        {"action": "add_city", "_selected_action": [a.pk, b.pk], "confirm": "1", "name": "nur-sultan"},
+    )
     assert sorted(found("city:astana")) == sorted([a.pk, b.pk])
     latest = Article.objects.get(pk=a.pk).history.first()
     assert list(latest.cities.values_list("city_id", flat=True)) == [astana.pk]
     assert latest.history_user == curator
-    client.post("/admin/articles/article/", {
-        "action": "remove_city", "_selected_action": [a.pk], "confirm": "1", "name": "Astana"})
+    client.post(
+        "/admin/articles/article/",
+        {"action": "remove_city", "_selected_action": [a.pk], "confirm": "1", "name": "Astana"},
+    )
     assert found("city:astana") == [b.pk]
 
 
@@ -203,8 +232,7 @@ def test_history_is_viewable_and_revertible(client, curator):
     revert_url = f"/admin/articles/article/{a.pk}/history/{first.history_id}/"
     form = client.get(revert_url)
     assert form.status_code == 200
-    response = client.post(revert_url, article_form(Article.objects.get(pk=a.pk),
-                                                    title="Original headline"))
+    response = client.post(revert_url, article_form(Article.objects.get(pk=a.pk), title="Original headline"))
     assert response.status_code == 302
     assert Article.objects.get(pk=a.pk).title == "Original headline"
     assert found("original") == [a.pk]
@@ -223,9 +251,15 @@ def test_suggestions_are_decided_inside_the_form_without_losing_edits(client, cu
     assert "Actor: Democratic Choice of Kazakhstan" in page and "Actor: police" not in page
     assert not LinkSuggestion.objects.exists()  # showing the page writes nothing
     # One save: an edited title, one suggestion linked, one rejected.
-    response = client.post(f"/admin/articles/article/{a.pk}/change/", article_form(
-        a, title="Rally in Almaty", accept_suggestions=[f"city:{almaty.pk}"],
-        reject_suggestions=[f"actor:{dvk.pk}"]))
+    response = client.post(
+        f"/admin/articles/article/{a.pk}/change/",
+        article_form(
+            a,
+            title="Rally in Almaty",
+            accept_suggestions=[f"city:{almaty.pk}"],
+            reject_suggestions=[f"actor:{dvk.pk}"],
+        ),
+    )
     assert response.status_code == 302
     a.refresh_from_db()
     assert a.title == "Rally in Almaty"
@@ -244,23 +278,33 @@ def test_merge_in_admin_then_undo(client, curator):
     a = f.article("One", "Text.", actors=[tokayev])
     b = f.article("Two", "Text.", actors=[toqaev])
     client.force_login(curator)
-    response = client.post("/admin/articles/actor/", {
-        "action": "merge_selected", "_selected_action": [tokayev.pk, toqaev.pk]})
+    response = client.post(
+        "/admin/articles/actor/", {"action": "merge_selected", "_selected_action": [tokayev.pk, toqaev.pk]}
+    )
     assert "Which one do you keep?" in response.content.decode()
-    client.post("/admin/articles/actor/", {
-        "action": "merge_selected", "_selected_action": [tokayev.pk, toqaev.pk],
-        "confirm": "1", "target": tokayev.pk})
+    client.post(
+        "/admin/articles/actor/",
+        {
+            "action": "merge_selected",
+            "_selected_action": [tokayev.pk, toqaev.pk],
+            "confirm": "1",
+            "target": tokayev.pk,
+        },
+    )
     assert list(Actor.objects.values_list("name", flat=True)) == ["Kassym-Jomart Tokayev"]
     assert sorted(found('actor:"Qasym-Zhomart Toqaev"')) == sorted([a.pk, b.pk])
     facet = client.get("/api/search/").json()["facets"]["actor"]
-    assert facet == [{"value": "kassym-jomart-tokayev", "label": "Kassym-Jomart Tokayev",
-                      "count": 2, "selected": False}]
+    assert facet == [
+        {"value": "kassym-jomart-tokayev", "label": "Kassym-Jomart Tokayev", "count": 2, "selected": False}
+    ]
     record = Merge.objects.get()
     assert record.created_by == curator
     assert Article.objects.get(pk=b.pk).history.first().history_user == curator
     client.post("/admin/articles/merge/", {"action": "undo", "_selected_action": [record.pk]})
     assert sorted(Actor.objects.values_list("name", flat=True)) == [
-        "Kassym-Jomart Tokayev", "Qasym-Zhomart Toqaev"]
+        "Kassym-Jomart Tokayev",
+        "Qasym-Zhomart Toqaev",
+    ]
     assert found('actor:"Qasym-Zhomart Toqaev"') == [b.pk]
     assert search.check().clean
 
@@ -285,10 +329,22 @@ def test_alias_candidates_decided_in_admin(client, curator):
 def _public_urls(client) -> list[str]:
     """Every public URL a reader or a crawler can reach from the archive's own pages:
     pages, entity lists, date pages, feeds, exports, the API and every sitemap section."""
-    urls = ["/", "/search/", "/api/search/", "/search/feed/", "/search/export.csv",
-            "/search/export.json", "/robots.txt", "/sitemap.xml", "/archive/2021/",
-            "/archive/2021/05/", "/search/?q=strike", "/api/search/?q=strike",
-            "/search/feed/?q=strike", "/search/export.json?q=strike"]
+    urls = [
+        "/",
+        "/search/",
+        "/api/search/",
+        "/search/feed/",
+        "/search/export.csv",
+        "/search/export.json",
+        "/robots.txt",
+        "/sitemap.xml",
+        "/archive/2021/",
+        "/archive/2021/05/",
+        "/search/?q=strike",
+        "/api/search/?q=strike",
+        "/search/feed/?q=strike",
+        "/search/export.json?q=strike",
+    ]
     urls += [f"/{kind.path}/" for kind in KINDS.values()]
     locs = re.compile(r"<loc>http://testserver(/[^<]+)</loc>")
     for loc in locs.findall(client.get("/sitemap.xml").content.decode()):
@@ -310,9 +366,16 @@ def test_a_draft_leaks_through_no_public_url(client):
     src = f.source("Quiet Gazette")
     twin_text = "Oil workers in Zhanaozen went on strike demanding higher wages from the company."
     public = f.article("Zhanaozen oil strike", twin_text, published=dt.date(2021, 5, 1))
-    draft = f.article(f"{secret} strike", f"{twin_text} {secret}.", status="draft",
-                      published=dt.date(2021, 5, 2), cities=[hidden_city], actors=[hidden_actor],
-                      source=src, countries=[hidden_country])
+    draft = f.article(
+        f"{secret} strike",
+        f"{twin_text} {secret}.",
+        status="draft",
+        published=dt.date(2021, 5, 2),
+        cities=[hidden_city],
+        actors=[hidden_actor],
+        source=src,
+        countries=[hidden_country],
+    )
     names = [secret, "Secretville", "Hidden Movement", "Hiddenland", "Quiet Gazette", draft.slug]
     urls = _public_urls(client) + [f"/articles/{public.slug}/", f"/api/articles/{public.slug}/"]
     assert "/sitemap-articles.xml" in urls and f"/articles/{public.slug}/" in urls
@@ -334,8 +397,9 @@ def test_a_draft_leaks_through_no_public_url(client):
         assert entity.name not in page  # the slug typed is echoed back, never the name
     # Searching for the word itself finds nothing, anywhere.
     assert client.get("/api/search/", {"q": secret}).json()["count"] == 0
-    assert secret.encode() not in b"".join(client.get("/search/export.json", {"q": secret}).streaming_content
-                                           ).replace(f"q={secret}".encode(), b"")
+    assert secret.encode() not in b"".join(
+        client.get("/search/export.json", {"q": secret}).streaming_content
+    ).replace(f"q={secret}".encode(), b"")
     assert client.get(f"/articles/{draft.slug}/").status_code == 404
     assert client.get(f"/api/articles/{draft.slug}/").status_code == 404
     assert [r["slug"] for r in client.get(f"/api/articles/{public.slug}/").json()["related"]] == []
@@ -353,13 +417,15 @@ def test_a_draft_leaks_through_no_public_url(client):
         assert f"/{kind.path}/{entity.slug}/" in _public_urls(client)
     assert client.get("/api/search/", {"q": secret}).json()["count"] == 1
 
+
 def test_a_city_in_several_countries_is_flagged_and_split(client, curator):
     """Santiago names a place in Chile and another in the Dominican Republic: the admin flags
     it; the curator moves the Dominican reports to a new city; nothing happens on its own."""
     santiago = f.city("Santiago")
     chile, dr = f.country("Chile"), f.country("Dominican Republic")
-    chilean = [f.article(f"Students march in Santiago {i}", cities=[santiago], countries=[chile])
-               for i in range(2)]
+    chilean = [
+        f.article(f"Students march in Santiago {i}", cities=[santiago], countries=[chile]) for i in range(2)
+    ]
     dominican = f.article("Drivers strike in Santiago", cities=[santiago], countries=[dr])
     lonely = f.city("Valparaiso")
     f.article("Dock strike", cities=[lonely], countries=[chile])
@@ -372,21 +438,34 @@ def test_a_city_in_several_countries_is_flagged_and_split(client, curator):
     # The action asks first: which reports, and the new city's name.
     page = client.post("/admin/articles/city/", {"action": "split", "_selected_action": [santiago.pk]})
     assert page.status_code == 200 and "Dominican Republic" in page.content.decode()
-    response = client.post("/admin/articles/city/", {
-        "action": "split", "_selected_action": [santiago.pk], "confirm": "1",
-        "name": "Santiago de los Caballeros", "countries": ["Dominican Republic"]})
+    response = client.post(
+        "/admin/articles/city/",
+        {
+            "action": "split",
+            "_selected_action": [santiago.pk],
+            "confirm": "1",
+            "name": "Santiago de los Caballeros",
+            "countries": ["Dominican Republic"],
+        },
+    )
     assert response.status_code == 302
     caballeros = City.objects.get(name="Santiago de los Caballeros")
     assert list(dominican.cities.all()) == [caballeros]
     assert all(list(a.cities.all()) == [santiago] for a in chilean)
     assert search.match("city:caballeros").pks == [dominican.pk]
-    assert dominican.history.first().history_change_reason == \
-        "split: Santiago -> Santiago de los Caballeros"
+    assert dominican.history.first().history_change_reason == "split: Santiago -> Santiago de los Caballeros"
     flagged = client.get("/admin/articles/city/", {"countries": "several"}).content.decode()
     assert f"/admin/articles/city/{santiago.pk}/change/" not in flagged
     # A name that exists already is refused, naming the record.
-    response = client.post("/admin/articles/city/", {
-        "action": "split", "_selected_action": [santiago.pk], "confirm": "1",
-        "name": "valparaíso", "articles": [chilean[0].pk]})
+    response = client.post(
+        "/admin/articles/city/",
+        {
+            "action": "split",
+            "_selected_action": [santiago.pk],
+            "confirm": "1",
+            "name": "valparaíso",
+            "articles": [chilean[0].pk],
+        },
+    )
     assert "is already a name of the city Valparaiso" in response.content.decode()
     assert list(chilean[0].cities.all()) == [santiago]

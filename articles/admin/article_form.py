@@ -22,27 +22,48 @@ from .base import formfield
 
 #: ISO 639-1 (and -3) codes with their English names, for the language field.
 LANGUAGES = sorted(
-    ((code, info["name"]) for code, info in LANG_INFO.items()
-     if "name" in info and code.isalpha() and 2 <= len(code) <= 3 and code.islower()),
-    key=lambda item: item[1])
+    (
+        (code, info["name"])
+        for code, info in LANG_INFO.items()
+        if "name" in info and code.isalpha() and 2 <= len(code) <= 3 and code.islower()
+    ),
+    key=lambda item: item[1],
+)
 BODY_LIMIT = MAX["body"]
 
 
 class ArticleForm(forms.ModelForm):
     confirm_future_date = forms.BooleanField(
-        required=False, label="The publication date is in the future, and it is right",
-        help_text="Reports are dated when they were published; tick this only for a date you "
-                  "have checked.")
+        required=False,
+        label="The publication date is in the future, and it is right",
+        help_text="Reports are dated when they were published; tick this only for a date you have checked.",
+    )
     accept_suggestions = forms.MultipleChoiceField(
-        required=False, widget=forms.CheckboxSelectMultiple, label="Link these",
-        help_text="Each is named in the text (the sentence is shown); saving links the ones ticked.")
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        label="Link these",
+        help_text="Each is named in the text (the sentence is shown); saving links the ones ticked.",
+    )
     reject_suggestions = forms.MultipleChoiceField(
-        required=False, widget=forms.CheckboxSelectMultiple, label="Never suggest these again here")
+        required=False, widget=forms.CheckboxSelectMultiple, label="Never suggest these again here"
+    )
 
     class Meta:
         model = Article
-        fields = ["title", "slug", "status", "published", "source", "language", "cities", "countries",
-                  "actors", "body", "original_url", "possible_duplicates"]
+        fields = [
+            "title",
+            "slug",
+            "status",
+            "published",
+            "source",
+            "language",
+            "cities",
+            "countries",
+            "actors",
+            "body",
+            "original_url",
+            "possible_duplicates",
+        ]
         widgets = {"body": forms.Textarea(attrs={"maxlength": BODY_LIMIT, "rows": 20})}
         formfield_callback = formfield
 
@@ -54,8 +75,11 @@ class ArticleForm(forms.ModelForm):
             if current and current not in dict(choices):
                 choices.insert(0, (current, current))
             self.fields["language"] = forms.ChoiceField(
-                choices=choices, initial=current or "en", label="Language",
-                help_text="The language of the text (ISO 639-1).")
+                choices=choices,
+                initial=current or "en",
+                label="Language",
+                help_text="The language of the text (ISO 639-1).",
+            )
         pending = suggestions.pending(self.instance) if self.instance.pk else []
         choices = [(s.value, f"{s.label} — “{s.evidence[:200]}”") for s in pending]
         self.fields["accept_suggestions"].choices = choices
@@ -66,16 +90,20 @@ class ArticleForm(forms.ModelForm):
         if len(body) > BODY_LIMIT:
             raise forms.ValidationError(
                 f"The text has {len(body):,} characters; a report holds at most {BODY_LIMIT:,}. "
-                "Shorten it or split the report in two.")
+                "Shorten it or split the report in two."
+            )
         return body
 
     def clean(self):
         cleaned = super().clean()
         published = cleaned.get("published")
         if published and published > timezone.localdate() and not cleaned.get("confirm_future_date"):
-            self.add_error("published", f"{published:%-d %B %Y} is in the future: tick “the "
-                                        "publication date is in the future, and it is right” below "
-                                        "to keep it.")
+            self.add_error(
+                "published",
+                f"{published:%-d %B %Y} is in the future: tick “the "
+                "publication date is in the future, and it is right” below "
+                "to keep it.",
+            )
         both = set(cleaned.get("accept_suggestions") or ()) & set(cleaned.get("reject_suggestions") or ())
         if both:
             self.add_error("reject_suggestions", "A suggestion cannot be both linked and rejected.")
@@ -130,8 +158,7 @@ class YearFilter(admin.SimpleListFilter):
     def queryset(self, request, queryset):
         value = self.value() or ""
         if value.isascii() and value.isdigit() and 1 <= int(value) <= 9999:
-            return queryset.filter(published__range=(dt.date(int(value), 1, 1),
-                                                     dt.date(int(value), 12, 31)))
+            return queryset.filter(published__range=(dt.date(int(value), 1, 1), dt.date(int(value), 12, 31)))
         return queryset
 
 

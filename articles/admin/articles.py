@@ -37,34 +37,69 @@ CONTRIBUTOR_STATUSES = (Status.DRAFT, Status.REVIEW)
 class ArticleAdmin(HistoryAdmin):
     form = ArticleForm
     list_display = ["title", "status", "published", "source", "city_count", "actor_count"]
-    list_filter = ["status", MissingMetadataFilter, YearFilter, PossibleDuplicateFilter,
-                   "language", "source"]
+    list_filter = ["status", MissingMetadataFilter, YearFilter, PossibleDuplicateFilter, "language", "source"]
     search_fields = ["title", "body", "record_id"]
     date_hierarchy = "published"
     autocomplete_fields = ["source", "cities", "actors", "countries", "possible_duplicates"]
     prepopulated_fields = {"slug": ["title"]}
     readonly_fields = ["record_id", "origin_records", "created", "updated", "preview"]
     list_select_related = ["source"]
-    actions = ["publish", "send_for_review", "unpublish", "add_city", "remove_city", "add_actor",
-               "remove_actor", "reindex"]
+    actions = [
+        "publish",
+        "send_for_review",
+        "unpublish",
+        "add_city",
+        "remove_city",
+        "add_actor",
+        "remove_actor",
+        "reindex",
+    ]
     fieldsets = [
-        (None, {"fields": ["title", "slug", "status", "published", "confirm_future_date", "source",
-                           "language", "preview"]}),
+        (
+            None,
+            {
+                "fields": [
+                    "title",
+                    "slug",
+                    "status",
+                    "published",
+                    "confirm_future_date",
+                    "source",
+                    "language",
+                    "preview",
+                ]
+            },
+        ),
         ("Places and actors", {"fields": ["cities", "countries", "actors"]}),
-        ("Suggested links", {"fields": ["accept_suggestions", "reject_suggestions"],
-                             "description": "Curated cities and actors the text names under any "
-                                            "spelling but that are not linked yet."}),
+        (
+            "Suggested links",
+            {
+                "fields": ["accept_suggestions", "reject_suggestions"],
+                "description": "Curated cities and actors the text names under any "
+                "spelling but that are not linked yet.",
+            },
+        ),
         ("Text", {"fields": ["body", "original_url"]}),
-        ("Review", {"fields": ["possible_duplicates"],
-                    "description": "Reports with nearly the same text, found on import. Remove "
-                                   "a link once you have checked it."}),
-        ("Record", {"fields": ["record_id", "origin_records", "created", "updated"],
-                    "classes": ["collapse"]}),
+        (
+            "Review",
+            {
+                "fields": ["possible_duplicates"],
+                "description": "Reports with nearly the same text, found on import. Remove "
+                "a link once you have checked it.",
+            },
+        ),
+        (
+            "Record",
+            {"fields": ["record_id", "origin_records", "created", "updated"], "classes": ["collapse"]},
+        ),
     ]
 
     def get_queryset(self, request):
-        return super().get_queryset(request).annotate(
-            n_cities=Count("cities", distinct=True), n_actors=Count("actors", distinct=True))
+        return (
+            super()
+            .get_queryset(request)
+            .annotate(n_cities=Count("cities", distinct=True), n_actors=Count("actors", distinct=True))
+        )
 
     def get_fieldsets(self, request, obj=None):
         fieldsets = super().get_fieldsets(request, obj)
@@ -87,21 +122,38 @@ class ArticleAdmin(HistoryAdmin):
         if not origins:
             return "Not imported (created in the admin)."
         rows = format_html_join(
-            "", "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
-            ((o.record_id, o.source, "; ".join(o.cities), "; ".join(o.actors), "; ".join(o.countries),
-              o.where, o.imported.strftime("%Y-%m-%d %H:%M")) for o in origins))
+            "",
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            (
+                (
+                    o.record_id,
+                    o.source,
+                    "; ".join(o.cities),
+                    "; ".join(o.actors),
+                    "; ".join(o.countries),
+                    o.where,
+                    o.imported.strftime("%Y-%m-%d %H:%M"),
+                )
+                for o in origins
+            ),
+        )
         return format_html(
             '<table><thead><tr><th scope="col">Record id</th><th scope="col">Source</th>'
             '<th scope="col">Cities</th><th scope="col">Actors</th><th scope="col">Country</th>'
             '<th scope="col">From</th><th scope="col">Imported</th></tr></thead><tbody>{}</tbody>'
-            "</table>", rows)
+            "</table>",
+            rows,
+        )
 
     @admin.display(description="Public page")
     def preview(self, obj):
         if not obj or not obj.pk:
             return "Saved articles can be previewed."
-        label = "Preview this draft as the public page will show it" if not obj.is_published \
+        label = (
+            "Preview this draft as the public page will show it"
+            if not obj.is_published
             else "View the public page"
+        )
         return format_html('<a href="{}">{}</a>', obj.get_absolute_url(), label)
 
     # -------------------------------------------------------------- the review workflow
@@ -121,15 +173,16 @@ class ArticleAdmin(HistoryAdmin):
             def __init__(self, *args, **kw):
                 super().__init__(*args, **kw)
                 if not publish and "status" in self.fields:
-                    self.fields["status"].choices = [c for c in self.fields["status"].choices
-                                                     if c[0] in CONTRIBUTOR_STATUSES]
+                    self.fields["status"].choices = [
+                        c for c in self.fields["status"].choices if c[0] in CONTRIBUTOR_STATUSES
+                    ]
                 if version is not None and not self.is_bound:
                     # Reverting: the links as that version had them, not as they are now.
                     past = Article.history.get(history_id=version)
                     for kind in LINKED:
                         self.initial[kind.relation] = [
-                            getattr(row, kind.through_column)
-                            for row in getattr(past, kind.relation).all()]
+                            getattr(row, kind.through_column) for row in getattr(past, kind.relation).all()
+                        ]
 
         return WorkflowForm
 
@@ -153,9 +206,12 @@ class ArticleAdmin(HistoryAdmin):
 
     def save_related(self, request, form, formsets, change):
         super().save_related(request, form, formsets, change)
-        linked = suggestions.decide(form.instance, accept=form.cleaned_data.get("accept_suggestions", ()),
-                                    reject=form.cleaned_data.get("reject_suggestions", ()),
-                                    user=request.user)
+        linked = suggestions.decide(
+            form.instance,
+            accept=form.cleaned_data.get("accept_suggestions", ()),
+            reject=form.cleaned_data.get("reject_suggestions", ()),
+            user=request.user,
+        )
         if linked:
             self.message_user(request, f"Linked: {', '.join(linked)}.", messages.SUCCESS)
 
@@ -181,8 +237,9 @@ class ArticleAdmin(HistoryAdmin):
             article._change_reason = f"bulk: {Status(status).label.lower()}"
             article.save()
             changed += 1
-        self.message_user(request, f"{changed} article(s) now {Status(status).label.lower()}.",
-                          messages.SUCCESS)
+        self.message_user(
+            request, f"{changed} article(s) now {Status(status).label.lower()}.", messages.SUCCESS
+        )
 
     @admin.action(description="Publish the selected articles", permissions=["publish"])
     def publish(self, request, queryset):
@@ -190,11 +247,9 @@ class ArticleAdmin(HistoryAdmin):
 
     @admin.action(description="Send the selected drafts for review", permissions=["change"])
     def send_for_review(self, request, queryset):
-        self._set_status(request, queryset.filter(status=Status.DRAFT), Status.REVIEW,
-                         editable_only=True)
+        self._set_status(request, queryset.filter(status=Status.DRAFT), Status.REVIEW, editable_only=True)
 
-    @admin.action(description="Unpublish the selected articles (back to draft)",
-                  permissions=["publish"])
+    @admin.action(description="Unpublish the selected articles (back to draft)", permissions=["publish"])
     def unpublish(self, request, queryset):
         self._set_status(request, queryset, Status.DRAFT)
 
@@ -216,15 +271,27 @@ class ArticleAdmin(HistoryAdmin):
                         links.add(entity)
                     else:
                         links.remove(entity)
-                self.message_user(request, f"{entity.name} {'added to' if add else 'removed from'} "
-                                           f"{len(editable)} article(s).", messages.SUCCESS)
+                self.message_user(
+                    request,
+                    f"{entity.name} {'added to' if add else 'removed from'} {len(editable)} article(s).",
+                    messages.SUCCESS,
+                )
                 return None
-        return TemplateResponse(request, "admin/articles/link_action.html", {
-            **self.admin_site.each_context(request),
-            "title": f"{'Add' if add else 'Remove'} {kind.noun}", "opts": self.model._meta,
-            "articles": queryset, "form": form, "action": request.POST.get("action"),
-            "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME, "kind": kind.name, "add": add,
-        })
+        return TemplateResponse(
+            request,
+            "admin/articles/link_action.html",
+            {
+                **self.admin_site.each_context(request),
+                "title": f"{'Add' if add else 'Remove'} {kind.noun}",
+                "opts": self.model._meta,
+                "articles": queryset,
+                "form": form,
+                "action": request.POST.get("action"),
+                "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
+                "kind": kind.name,
+                "add": add,
+            },
+        )
 
     @admin.action(description="Add a city to the selected articles", permissions=["change"])
     def add_city(self, request, queryset):

@@ -35,8 +35,13 @@ def name_clash(model, key: str, *, entity_pk=None, alias_pks=()):
     other = model.objects.filter(key=key).exclude(pk=entity_pk).first()
     if other is not None:
         return format_html("is already the name of {}: merge the two instead", _record_link(other))
-    alias = (model.alias_model.objects.filter(key=key).exclude(entity_id=entity_pk)
-             .exclude(pk__in=alias_pks).select_related("entity").first())
+    alias = (
+        model.alias_model.objects.filter(key=key)
+        .exclude(entity_id=entity_pk)
+        .exclude(pk__in=alias_pks)
+        .select_related("entity")
+        .first()
+    )
     if alias is not None:
         return format_html("is already an alias of {}: merge the two instead", _record_link(alias.entity))
     return None
@@ -60,8 +65,11 @@ class EntityForm(forms.ModelForm):
         slug = self.cleaned_data.get("slug")
         other = self._meta.model.objects.filter(slug=slug).exclude(pk=self.instance.pk).first()
         if other is not None:
-            raise forms.ValidationError(format_html(
-                "The address “{}” already belongs to {}: choose another.", slug, _record_link(other)))
+            raise forms.ValidationError(
+                format_html(
+                    "The address “{}” already belongs to {}: choose another.", slug, _record_link(other)
+                )
+            )
         return slug
 
 
@@ -79,8 +87,11 @@ class AliasFormSet(BaseInlineFormSet):
                 continue
             key = normalize_name(name)
             if key in seen:
-                form.add_error("name", f"“{name}” is the same spelling as {seen[key]} (case, "
-                                       "accents, hyphens, dots and spaces aside).")
+                form.add_error(
+                    "name",
+                    f"“{name}” is the same spelling as {seen[key]} (case, "
+                    "accents, hyphens, dots and spaces aside).",
+                )
                 continue
             seen[key] = f"the alias “{name}”"
             clash = name_clash(model, key, entity_pk=self.instance.pk, alias_pks=mine)
@@ -118,7 +129,8 @@ class EntityAdmin(HistoryAdmin):
 
     def get_queryset(self, request):
         return (
-            super().get_queryset(request)
+            super()
+            .get_queryset(request)
             .annotate(report_count=Count("articles", distinct=True))
             .prefetch_related("aliases")
         )
@@ -137,8 +149,9 @@ class EntityAdmin(HistoryAdmin):
         # Names changed: propose the spelling families they now form.
         transaction.on_commit(curation.find_candidates)
 
-    @admin.action(description="Merge the selected into one (the others become its aliases)",
-                  permissions=["change"])
+    @admin.action(
+        description="Merge the selected into one (the others become its aliases)", permissions=["change"]
+    )
     def merge_selected(self, request, queryset):
         entities = list(queryset.order_by("name"))
         if len(entities) < 2:
@@ -147,20 +160,27 @@ class EntityAdmin(HistoryAdmin):
         form = MergeForm(request.POST if "confirm" in request.POST else None)
         form.fields["target"].choices = [
             (e.pk, f"{e.name} ({e.report_count} report{'' if e.report_count == 1 else 's'})")
-            for e in entities]
+            for e in entities
+        ]
         if form.is_bound and form.is_valid():
             target = next(e for e in entities if str(e.pk) == form.cleaned_data["target"])
             for merged in entities:
                 if merged.pk != target.pk:
                     curation.merge(target=target, merged=merged, user=request.user)
-            self.message_user(request, f"Merged into {target.name}. Undo it under Merges.",
-                              messages.SUCCESS)
+            self.message_user(request, f"Merged into {target.name}. Undo it under Merges.", messages.SUCCESS)
             return None
-        return TemplateResponse(request, "admin/articles/merge_confirm.html", {
-            **self.admin_site.each_context(request), "title": "Merge into one",
-            "opts": self.model._meta, "entities": entities, "form": form,
-            "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
-        })
+        return TemplateResponse(
+            request,
+            "admin/articles/merge_confirm.html",
+            {
+                **self.admin_site.each_context(request),
+                "title": "Merge into one",
+                "opts": self.model._meta,
+                "entities": entities,
+                "form": form,
+                "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
+            },
+        )
 
 
 @admin.register(KINDS["source"].model)
@@ -197,13 +217,17 @@ class SeveralCountriesFilter(admin.SimpleListFilter):
 
 
 class SplitForm(forms.Form):
-    name = forms.CharField(label="Name of the new city", max_length=400,
-                           help_text="e.g. “Santiago de los Caballeros” for the reports about the "
-                                     "Dominican Republic")
+    name = forms.CharField(
+        label="Name of the new city",
+        max_length=400,
+        help_text="e.g. “Santiago de los Caballeros” for the reports about the Dominican Republic",
+    )
     countries = forms.MultipleChoiceField(
-        label="Move every report about", required=False, widget=forms.CheckboxSelectMultiple)
+        label="Move every report about", required=False, widget=forms.CheckboxSelectMultiple
+    )
     articles = forms.MultipleChoiceField(
-        label="and these reports", required=False, widget=forms.CheckboxSelectMultiple)
+        label="and these reports", required=False, widget=forms.CheckboxSelectMultiple
+    )
 
 
 @admin.register(KINDS["city"].model)
@@ -215,16 +239,27 @@ class CityAdmin(EntityAdmin):
     actions = [*EntityAdmin.actions, "split"]
 
     def get_queryset(self, request):
-        return super().get_queryset(request).prefetch_related(
-            models.Prefetch("articles", Article.objects.only("pk").prefetch_related("countries"),
-                            to_attr="country_articles"))
+        return (
+            super()
+            .get_queryset(request)
+            .prefetch_related(
+                models.Prefetch(
+                    "articles",
+                    Article.objects.only("pk").prefetch_related("countries"),
+                    to_attr="country_articles",
+                )
+            )
+        )
 
     @admin.display(description="Countries of its reports")
     def country_list(self, obj):
         names = {c.name for a in obj.country_articles for c in a.countries.all()}
         text = ", ".join(sorted(names, key=str.casefold))
-        return format_html("{} <strong>(several: a homonym or a changed border?)</strong>", text) \
-            if len(names) > 1 else text
+        return (
+            format_html("{} <strong>(several: a homonym or a changed border?)</strong>", text)
+            if len(names) > 1
+            else text
+        )
 
     @admin.action(description="Split: move chosen reports to a new city", permissions=["change"])
     def split(self, request, queryset):
@@ -237,24 +272,41 @@ class CityAdmin(EntityAdmin):
         countries = sorted({c.name for a in reports for c in a.countries.all()}, key=str.casefold)
         form.fields["countries"].choices = [(c, c) for c in countries]
         form.fields["articles"].choices = [
-            (str(a.pk), f"{a.title} ({', '.join(c.name for c in a.countries.all()) or 'no country'}"
-                        f"{', ' + a.published.isoformat() if a.published else ''})") for a in reports]
+            (
+                str(a.pk),
+                f"{a.title} ({', '.join(c.name for c in a.countries.all()) or 'no country'}"
+                f"{', ' + a.published.isoformat() if a.published else ''})",
+            )
+            for a in reports
+        ]
         if form.is_bound and form.is_valid():
             chosen = set(form.cleaned_data["articles"])
             wanted = set(form.cleaned_data["countries"])
-            moving = [a for a in reports if str(a.pk) in chosen
-                      or wanted & {c.name for c in a.countries.all()}]
+            moving = [
+                a for a in reports if str(a.pk) in chosen or wanted & {c.name for c in a.countries.all()}
+            ]
             try:
-                new_city = curation.split_city(city, articles=moving, name=form.cleaned_data["name"],
-                                               user=request.user)
+                new_city = curation.split_city(
+                    city, articles=moving, name=form.cleaned_data["name"], user=request.user
+                )
             except curation.MergeError as exc:
                 form.add_error(None, str(exc))
             else:
-                self.message_user(request, f"{len(moving)} report(s) moved from {city.name} to "
-                                           f"{new_city.name}.", messages.SUCCESS)
+                self.message_user(
+                    request,
+                    f"{len(moving)} report(s) moved from {city.name} to {new_city.name}.",
+                    messages.SUCCESS,
+                )
                 return None
-        return TemplateResponse(request, "admin/articles/split_confirm.html", {
-            **self.admin_site.each_context(request), "title": f"Split {city.name}",
-            "opts": self.model._meta, "city": city, "form": form,
-            "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
-        })
+        return TemplateResponse(
+            request,
+            "admin/articles/split_confirm.html",
+            {
+                **self.admin_site.each_context(request),
+                "title": f"Split {city.name}",
+                "opts": self.model._meta,
+                "city": city,
+                "form": form,
+                "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
+            },
+        )

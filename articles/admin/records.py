@@ -52,8 +52,12 @@ class AliasCandidateAdmin(admin.ModelAdmin):
         return False
 
     def get_urls(self):
-        return [path("refresh/", self.admin_site.admin_view(self.refresh),
-                     name="articles_aliascandidate_refresh"), *super().get_urls()]
+        return [
+            path(
+                "refresh/", self.admin_site.admin_view(self.refresh), name="articles_aliascandidate_refresh"
+            ),
+            *super().get_urls(),
+        ]
 
     def refresh(self, request):
         """The button on the list: propose the spelling families the names form now."""
@@ -103,8 +107,16 @@ class AliasCandidateAdmin(admin.ModelAdmin):
 class MergeAdmin(admin.ModelAdmin):
     list_display = ["merged_name", "target_name", "kind", "created", "created_by", "undone"]
     list_filter = ["kind"]
-    readonly_fields = ["kind", "target_id", "target_name", "merged_name", "snapshot", "created",
-                       "created_by", "undone"]
+    readonly_fields = [
+        "kind",
+        "target_id",
+        "target_name",
+        "merged_name",
+        "snapshot",
+        "created",
+        "created_by",
+        "undone",
+    ]
     actions = ["undo"]
 
     def has_add_permission(self, request):

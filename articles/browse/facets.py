@@ -33,8 +33,13 @@ class Facet:
         raise NotImplementedError
 
     def item(self, search, value: str, label: str, count: int, selected: bool) -> dict:
-        return {"value": value, "label": label, "count": count, "selected": selected,
-                "url": search.state.toggled(self.name, value)}
+        return {
+            "value": value,
+            "label": label,
+            "count": count,
+            "selected": selected,
+            "url": search.state.toggled(self.name, value),
+        }
 
     def shown(self, search) -> bool:
         return True
@@ -52,18 +57,26 @@ class EntityFacet(Facet):
         if typed:
             # The facet's filter box: names and aliases containing the typed text.
             key = normalize_name(typed)
-            wanted = set(self.kind.model.objects.filter(Q(key__contains=key) | Q(aliases__key__contains=key))
-                         .values_list("pk", flat=True))
+            wanted = set(
+                self.kind.model.objects.filter(
+                    Q(key__contains=key) | Q(aliases__key__contains=key)
+                ).values_list("pk", flat=True)
+            )
             counts = Counter({pk: n for pk, n in counts.items() if pk in wanted})
         top = dict(counts.most_common(FACET_LIMIT))
         for pk in selected:  # always shown, with their real count, whatever the box holds
             top.setdefault(pk, all_counts.get(pk, 0))
         # Names from the database, public ones only (the index may trail a change by a moment).
-        entities = {e.pk: e for e in self.kind.model.objects.public().filter(pk__in=list(top))
-                    .only("pk", "name", "slug")}
+        entities = {
+            e.pk: e
+            for e in self.kind.model.objects.public().filter(pk__in=list(top)).only("pk", "name", "slug")
+        }
         entities.update(selected)
-        rows = [self.item(search, entities[pk].slug, entities[pk].name, n, pk in selected)
-                for pk, n in top.items() if pk in entities]
+        rows = [
+            self.item(search, entities[pk].slug, entities[pk].name, n, pk in selected)
+            for pk, n in top.items()
+            if pk in entities
+        ]
         # Selected values first, so they stay in view above "show more".
         rows.sort(key=lambda r: (not r["selected"], -r["count"], r["label"].casefold()))
         return rows
@@ -76,8 +89,10 @@ class YearFacet(Facet):
         for year in selected:
             counts.setdefault(year, 0)
         # Years read best in order; the timeline does the same.
-        return [self.item(search, str(year), str(year), n, year in selected)
-                for year, n in sorted(counts.items(), reverse=True)]
+        return [
+            self.item(search, str(year), str(year), n, year in selected)
+            for year, n in sorted(counts.items(), reverse=True)
+        ]
 
 
 class LanguageFacet(Facet):
@@ -90,10 +105,14 @@ class LanguageFacet(Facet):
         selected = set(search.cleaned.get("language") or ())
         for code in selected:
             counts.setdefault(code, 0)
-        rows = [self.item(search, code, language_name(code), n, code in selected)
-                for code, n in counts.items()]
+        rows = [
+            self.item(search, code, language_name(code), n, code in selected) for code, n in counts.items()
+        ]
         return sorted(rows, key=lambda r: (-r["count"], r["label"]))
 
 
-FACETS: list[Facet] = [*(EntityFacet(kind) for kind in KINDS.values()),
-                       YearFacet("year", "Year"), LanguageFacet("language", "Language")]
+FACETS: list[Facet] = [
+    *(EntityFacet(kind) for kind in KINDS.values()),
+    YearFacet("year", "Year"),
+    LanguageFacet("language", "Language"),
+]

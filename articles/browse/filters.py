@@ -59,8 +59,9 @@ class EntitySlugField(MultiValueField):
         found = {e.slug: e for e in self.kind.model.objects.public().filter(slug__in=slugs)}
         unknown = [s for s in slugs if s not in found]
         if unknown:
-            raise forms.ValidationError(f"There is no {self.kind.name} “{unknown[0]}”.",
-                                        code="invalid_choice")
+            raise forms.ValidationError(
+                f"There is no {self.kind.name} “{unknown[0]}”.", code="invalid_choice"
+            )
         return [found[s] for s in slugs]
 
 
@@ -115,18 +116,27 @@ class SearchForm(forms.Form):
 
 class ArticleFilter(django_filters.FilterSet):
     q = django_filters.CharFilter(
-        method="declared", max_length=MAX_QUERY_LENGTH, label="Search", strip=True,
-        error_messages={"max_length": "The query is too long: at most %(limit_value)d "
-                        "characters (it has %(show_value)d)."},
+        method="declared",
+        max_length=MAX_QUERY_LENGTH,
+        label="Search",
+        strip=True,
+        error_messages={
+            "max_length": "The query is too long: at most %(limit_value)d characters (it has %(show_value)d)."
+        },
     )
     year = YearFilter(label="Year")
     language = LanguageFilter(label="Language")
-    date_from = django_filters.DateFilter(method="declared", input_formats=["%Y-%m-%d"], label="From",
-                                          error_messages=DATE_ERRORS)
-    date_to = django_filters.DateFilter(method="declared", input_formats=["%Y-%m-%d"], label="To",
-                                        error_messages=DATE_ERRORS)
+    date_from = django_filters.DateFilter(
+        method="declared", input_formats=["%Y-%m-%d"], label="From", error_messages=DATE_ERRORS
+    )
+    date_to = django_filters.DateFilter(
+        method="declared", input_formats=["%Y-%m-%d"], label="To", error_messages=DATE_ERRORS
+    )
     sort = django_filters.ChoiceFilter(
-        choices=SORT_CHOICES, method="declared", empty_label=None, label="Sort",
+        choices=SORT_CHOICES,
+        method="declared",
+        empty_label=None,
+        label="Sort",
         error_messages={"invalid_choice": "Sort by relevance, newest or oldest."},
     )
 
@@ -144,11 +154,13 @@ class ArticleFilter(django_filters.FilterSet):
         q = (cleaned.get("q") or "") if text else ""
         return Criteria(
             q=q,
-            entities=tuple((kind, tuple(e.pk for e in cleaned.get(kind) or ()))
-                           for kind in KINDS if cleaned.get(kind)),
+            entities=tuple(
+                (kind, tuple(e.pk for e in cleaned.get(kind) or ())) for kind in KINDS if cleaned.get(kind)
+            ),
             years=tuple(cleaned.get("year") or ()),
             languages=tuple(cleaned.get("language") or ()),
-            date_from=cleaned.get("date_from"), date_to=cleaned.get("date_to"),
+            date_from=cleaned.get("date_from"),
+            date_to=cleaned.get("date_to"),
             sort=cleaned.get("sort") or ("relevance" if q else "newest"),
         )
 
@@ -173,19 +185,26 @@ KNOWN_PARAMS = frozenset(PARAM_ORDER)
 
 class PageForm(forms.Form):
     page = forms.IntegerField(
-        min_value=1, max_value=10**6, required=False,
-        error_messages={"invalid": "The page is a whole number from 1.",
-                        "min_value": "Pages are numbered from 1.",
-                        "max_value": "Pages are numbered from 1 to 1000000."},
+        min_value=1,
+        max_value=10**6,
+        required=False,
+        error_messages={
+            "invalid": "The page is a whole number from 1.",
+            "min_value": "Pages are numbered from 1.",
+            "max_value": "Pages are numbered from 1 to 1000000.",
+        },
     )
     per_page = forms.IntegerField(
-        min_value=1, max_value=100, required=False,
-        error_messages={"invalid": "Give per_page as a number from 1 to 100.",
-                        "min_value": "Give per_page as a number from 1 to 100.",
-                        "max_value": "Give per_page as a number from 1 to 100."},
+        min_value=1,
+        max_value=100,
+        required=False,
+        error_messages={
+            "invalid": "Give per_page as a number from 1 to 100.",
+            "min_value": "Give per_page as a number from 1 to 100.",
+            "max_value": "Give per_page as a number from 1 to 100.",
+        },
     )
 
 
 for _kind in KINDS.values():
-    PageForm.base_fields[f"facet_{_kind.name}"] = forms.CharField(max_length=100, required=False,
-                                                                  strip=True)
+    PageForm.base_fields[f"facet_{_kind.name}"] = forms.CharField(max_length=100, required=False, strip=True)

@@ -93,10 +93,11 @@ def home(*, archive_link) -> dict:
         "total": whole.count(),
         "counts": {kind: len(whole.counts(kind)) for kind in KINDS},
         "newest": published(whole.pks(0, 8)),
-        "top": {name: {"kind": KINDS[name], "entities": entity_names(KINDS[name], whole.counts(name), 8)}
-                for name in ("city", "actor", "source", "country")},
-        "timeline": timeline.from_selection(whole, unit="month" if years < 40 else "year",
-                                            link=archive_link),
+        "top": {
+            name: {"kind": KINDS[name], "entities": entity_names(KINDS[name], whole.counts(name), 8)}
+            for name in ("city", "actor", "source", "country")
+        },
+        "timeline": timeline.from_selection(whole, unit="month" if years < 40 else "year", link=archive_link),
     }
 
 
@@ -147,12 +148,18 @@ def entity(kind, item, *, number, search_url: str) -> dict:
             counts.pop(item.pk, None)
         rows = entity_names(other, counts, 8)
         if rows:
-            co_reported.append({"kind": other.name, "label": other.plural, "items": [
-                {"name": e.name, "url": e.get_absolute_url(), "count": e.n} for e in rows]})
+            co_reported.append(
+                {
+                    "kind": other.name,
+                    "label": other.plural,
+                    "items": [{"name": e.name, "url": e.get_absolute_url(), "count": e.n} for e in rows],
+                }
+            )
     return {
         "articles": paginate(Listing(selection), number, 20),
         "timeline": timeline.from_selection(
-            selection, link=lambda start, end: f"{search_url}&date_from={start}&date_to={end}"),
+            selection, link=lambda start, end: f"{search_url}&date_from={start}&date_to={end}"
+        ),
         "co_reported": co_reported,
     }
 

@@ -25,8 +25,9 @@ from .state import UrlState
 
 DEFAULT_PER_PAGE = 20
 SNIPPET_LENGTH = 300
-UNAVAILABLE = ("Full-text search is unavailable while the index is rebuilt; the filters were "
-               "applied without the query.")
+UNAVAILABLE = (
+    "Full-text search is unavailable while the index is rebuilt; the filters were applied without the query."
+)
 
 
 class PastTheEnd(ValueError):
@@ -112,8 +113,9 @@ class Search:
         self.paging.is_valid()
         for name, errs in self.paging.errors.items():
             self.errors[name] = _first(errs)
-        self.facet_filters = {name[len("facet_"):]: self.paging.cleaned_data.get(name) or ""
-                              for name in FACET_FILTER_PARAMS}
+        self.facet_filters = {
+            name[len("facet_") :]: self.paging.cleaned_data.get(name) or "" for name in FACET_FILTER_PARAMS
+        }
         self.state = UrlState.from_params(params, PARAM_ORDER, leave_out=self.errors)
         self.selection = self._select(self.filterset.criteria())
         self.q = self.selection.criteria.q
@@ -175,10 +177,10 @@ class Search:
         return [by_pk[pk] for pk in pks if pk in by_pk]
 
     def _snippets(self, articles: list[Article]) -> dict[int, str]:
-        marked = engine.snippets(self.q, {a.pk: a.body for a in articles},
-                                 length=SNIPPET_LENGTH) if self.q else {}
-        return {a.pk: marked.get(a.pk) or escape(Truncator(a.body).chars(SNIPPET_LENGTH))
-                for a in articles}
+        marked = (
+            engine.snippets(self.q, {a.pk: a.body for a in articles}, length=SNIPPET_LENGTH) if self.q else {}
+        )
+        return {a.pk: marked.get(a.pk) or escape(Truncator(a.body).chars(SNIPPET_LENGTH)) for a in articles}
 
     def articles(self, *, chunk: int = 500):
         """Every result in order, fetched `chunk` at a time (feeds and exports)."""
@@ -210,8 +212,9 @@ class Search:
 
     def timeline(self) -> dict:
         def narrow(start, end):
-            return self.state.url(drop=("page", "date_from", "date_to"),
-                                  date_from=start.isoformat(), date_to=end.isoformat())
+            return self.state.url(
+                drop=("page", "date_from", "date_to"), date_from=start.isoformat(), date_to=end.isoformat()
+            )
 
         return timeline.from_selection(self.selection, link=narrow)
 
@@ -222,9 +225,11 @@ class Search:
             for value in self.cleaned.get(facet.name) or []:
                 key = getattr(value, "slug", str(value))
                 label = getattr(value, "name", None) or (
-                    language_name(value) if facet.name == "language" else str(value))
-                chips.append({"label": facet.label, "value": label,
-                              "url": self.state.without(facet.name, key)})
+                    language_name(value) if facet.name == "language" else str(value)
+                )
+                chips.append(
+                    {"label": facet.label, "value": label, "url": self.state.without(facet.name, key)}
+                )
         for name, label in (("date_from", "From"), ("date_to", "To")):
             if self.cleaned.get(name):
                 chips.append({"label": label, "value": self.cleaned[name], "url": self.state.without(name)})
@@ -243,8 +248,11 @@ class Search:
     @property
     def facet_form_state(self) -> dict[str, list[tuple[str, str]]]:
         """For each facet's filter box: the search's state to resubmit with it."""
-        return {facet.name: self.state.except_(("page", f"facet_{facet.name}"))
-                for facet in FACETS if facet.filter_box}
+        return {
+            facet.name: self.state.except_(("page", f"facet_{facet.name}"))
+            for facet in FACETS
+            if facet.filter_box
+        }
 
     @property
     def facet_state(self) -> list[tuple[str, str]]:

@@ -16,8 +16,15 @@ class UrlState:
     @classmethod
     def from_params(cls, params, order, *, leave_out=()) -> "UrlState":
         """The valid parameters of a QueryDict, in `order`, blanks and `leave_out` dropped."""
-        return cls(tuple((key, value) for key in order if key not in leave_out
-                         for value in params.getlist(key) if value.strip()))
+        return cls(
+            tuple(
+                (key, value)
+                for key in order
+                if key not in leave_out
+                for value in params.getlist(key)
+                if value.strip()
+            )
+        )
 
     def query(self, *, drop=(), **values) -> str:
         """The query string with parameters dropped or set ("" when nothing is left)."""
@@ -41,8 +48,11 @@ class UrlState:
 
     def without(self, name: str, value: str | None = None) -> str:
         """This search without a parameter (or one of its values), from its first page."""
-        pairs = [kv for kv in self.pairs
-                 if kv[0] != "page" and not (kv[0] == name and (value is None or kv[1] == value))]
+        pairs = [
+            kv
+            for kv in self.pairs
+            if kv[0] != "page" and not (kv[0] == name and (value is None or kv[1] == value))
+        ]
         return "?" + urlencode(pairs) if pairs else "?"
 
     def page_url(self, number: int) -> str:

@@ -46,17 +46,31 @@ def build(counts: Counter, unit: str, link: Callable[[dt.date, dt.date], str] | 
         height = round(CHART_HEIGHT * n / peak, 1) if peak else 0
         if n and height < 1:
             height = 1  # a period with reports never draws as empty
-        bars.append({
-            "x": len(bars) * BAR_STEP, "y": round(CHART_HEIGHT - height, 1), "h": height,
-            "start": start, "end": end, "count": n,
-            "label": str(start.year) if unit == "year" else start.strftime("%B %Y"),
-            "short": str(start.year) if unit == "year" else start.strftime("%b %Y"),
-            "url": link(start, end) if link and n else "",
-        })
+        bars.append(
+            {
+                "x": len(bars) * BAR_STEP,
+                "y": round(CHART_HEIGHT - height, 1),
+                "h": height,
+                "start": start,
+                "end": end,
+                "count": n,
+                "label": str(start.year) if unit == "year" else start.strftime("%B %Y"),
+                "short": str(start.year) if unit == "year" else start.strftime("%b %Y"),
+                "url": link(start, end) if link and n else "",
+            }
+        )
         start = _next(start, unit)
-    return {"unit": unit, "bars": bars, "total": sum(counts.values()), "max": peak,
-            "width": len(bars) * BAR_STEP, "height": CHART_HEIGHT, "bar_width": BAR_STEP - 2,
-            "first": bars[0]["short"], "last": bars[-1]["short"]}
+    return {
+        "unit": unit,
+        "bars": bars,
+        "total": sum(counts.values()),
+        "max": peak,
+        "width": len(bars) * BAR_STEP,
+        "height": CHART_HEIGHT,
+        "bar_width": BAR_STEP - 2,
+        "first": bars[0]["short"],
+        "last": bars[-1]["short"],
+    }
 
 
 def from_selection(selection, *, link=None, unit: str | None = None) -> dict:

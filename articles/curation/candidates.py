@@ -19,8 +19,10 @@ from .spelling import families
 
 def find_candidates() -> list[AliasCandidate]:
     """Store a proposal for every spelling-family pair not decided before; return the new ones."""
-    known = {(kind, *sorted((first, second))) for kind, first, second in
-             AliasCandidate.objects.values_list("kind", "first_id", "second_id")}
+    known = {
+        (kind, *sorted((first, second)))
+        for kind, first, second in AliasCandidate.objects.values_list("kind", "first_id", "second_id")
+    }
     new = []
     for kind in KINDS.values():
         entities = kind.model.objects.annotate(n=Count("articles")).prefetch_related("aliases")
@@ -33,9 +35,15 @@ def find_candidates() -> list[AliasCandidate]:
             known.add((kind.name, *sorted((first.pk, second.pk))))
             try:
                 with transaction.atomic():
-                    new.append(AliasCandidate.objects.create(
-                        kind=kind.name, first_id=first.pk, second_id=second.pk,
-                        first_name=first.name, second_name=second.name))
+                    new.append(
+                        AliasCandidate.objects.create(
+                            kind=kind.name,
+                            first_id=first.pk,
+                            second_id=second.pk,
+                            first_name=first.name,
+                            second_name=second.name,
+                        )
+                    )
             except IntegrityError:
                 continue  # proposed meanwhile by another process (two imports finishing)
     return new

@@ -50,19 +50,29 @@ def merge(*, target, merged, user=None) -> Merge:
     if merged.pk == target.pk:
         raise MergeError("An entity cannot be merged into itself.")
     moved = list(_articles(kind, merged).values_list("pk", flat=True))
-    already = set(_articles(kind, target).filter(pk__in=moved).values_list("pk", flat=True)) \
-        if kind.many else set()
+    already = (
+        set(_articles(kind, target).filter(pk__in=moved).values_list("pk", flat=True)) if kind.many else set()
+    )
     snapshot = {
-        "pk": merged.pk, "name": merged.name, "slug": merged.slug,
+        "pk": merged.pk,
+        "name": merged.name,
+        "slug": merged.slug,
         "fields": {f: getattr(merged, f) for f in EXTRA_FIELDS[kind.name]},
         "aliases": [a.name for a in merged.aliases.all()],
         "alias_pks": [a.pk for a in merged.aliases.all()],
-        "articles": moved, "already_linked": sorted(already),
+        "articles": moved,
+        "already_linked": sorted(already),
     }
     reason = f"merge: {merged.name} into {target.name}"
     for article in Article.objects.filter(pk__in=moved):
-        _relink(article, kind, remove=merged, add=None if article.pk in already else target,
-                user=user, reason=reason)
+        _relink(
+            article,
+            kind,
+            remove=merged,
+            add=None if article.pk in already else target,
+            user=user,
+            reason=reason,
+        )
     names = [merged.name, *snapshot["aliases"]]
     for alias in merged.aliases.all():
         alias._history_user, alias._change_reason = user, reason
@@ -81,13 +91,18 @@ def merge(*, target, merged, user=None) -> Merge:
         existing.add(key)
         added.append(alias.name)
     snapshot["added_aliases"] = added
-    record = Merge.objects.create(kind=kind.name, target_id=target.pk, target_name=target.name,
-                                  merged_name=snapshot["name"], snapshot=snapshot, created_by=user)
+    record = Merge.objects.create(
+        kind=kind.name,
+        target_id=target.pk,
+        target_name=target.name,
+        merged_name=snapshot["name"],
+        snapshot=snapshot,
+        created_by=user,
+    )
     # Proposals about the merged entity are settled by the merge.
-    AliasCandidate.objects.filter(
-        kind=kind.name, decision=AliasCandidate.Decision.PROPOSED
-    ).filter(models.Q(first_id=merged.pk) | models.Q(second_id=merged.pk)).update(
-        decision=AliasCandidate.Decision.MERGED, decided=timezone.now())
+    AliasCandidate.objects.filter(kind=kind.name, decision=AliasCandidate.Decision.PROPOSED).filter(
+        models.Q(first_id=merged.pk) | models.Q(second_id=merged.pk)
+    ).update(decision=AliasCandidate.Decision.MERGED, decided=timezone.now())
     search.enqueue(moved)
     NamesVersion.bump()
     return record
@@ -126,20 +141,33 @@ def undo_merge(record: Merge, *, user=None):
     moved = list(Article.objects.filter(pk__in=snap["articles"]).values_list("pk", flat=True))
     keep = set(snap["already_linked"])
     for article in Article.objects.filter(pk__in=moved):
-        _relink(article, kind, add=restored, remove=None if article.pk in keep else target,
-                user=user, reason=reason)
+        _relink(
+            article,
+            kind,
+            add=restored,
+            remove=None if article.pk in keep else target,
+            user=user,
+            reason=reason,
+        )
     record.undone = timezone.now()
     record.save(update_fields=["undone"])
     # The curator has said these two are different: never propose the pair again.
-    pair = models.Q(first_id=target.pk, second_id=restored.pk) | models.Q(first_id=restored.pk,
-                                                                       second_id=target.pk)
+    pair = models.Q(first_id=target.pk, second_id=restored.pk) | models.Q(
+        first_id=restored.pk, second_id=target.pk
+    )
     updated = AliasCandidate.objects.filter(pair, kind=kind.name).update(
-        decision=AliasCandidate.Decision.SEPARATED, decided=timezone.now())
+        decision=AliasCandidate.Decision.SEPARATED, decided=timezone.now()
+    )
     if not updated:
-        AliasCandidate.objects.create(kind=kind.name, first_id=target.pk, second_id=restored.pk,
-                                      first_name=target.name, second_name=restored.name,
-                                      decision=AliasCandidate.Decision.SEPARATED,
-                                      decided=timezone.now())
+        AliasCandidate.objects.create(
+            kind=kind.name,
+            first_id=target.pk,
+            second_id=restored.pk,
+            first_name=target.name,
+            second_name=restored.name,
+            decision=AliasCandidate.Decision.SEPARATED,
+            decided=timezone.now(),
+        )
     search.enqueue(moved)
     NamesVersion.bump()
     return restored
@@ -153,8 +181,9 @@ def split_city(city: City, *, articles, name: str, user=None) -> City:
     name = " ".join(name.split())
     clash = City.resolve(name)
     if clash is not None:
-        raise MergeError(f"“{name}” is already a name of the city {clash.name}: choose another "
-                         "name, or merge instead.")
+        raise MergeError(
+            f"“{name}” is already a name of the city {clash.name}: choose another name, or merge instead."
+        )
     moving = list(Article.objects.filter(cities=city, pk__in=[a.pk for a in articles]))
     if not moving:
         raise MergeError("Choose at least one report of this city to move.")
@@ -163,13 +192,13 @@ def split_city(city: City, *, articles, name: str, user=None) -> City:
     new_city.save()
     kind = kind_of(city)
     for article in moving:
-        _relink(article, kind, remove=city, add=new_city, user=user,
-                reason=f"split: {city.name} -> {name}")
+        _relink(article, kind, remove=city, add=new_city, user=user, reason=f"split: {city.name} -> {name}")
     return new_city
 
 
 def cities_in_several_countries():
     """Cities whose reports are about more than one country: one name for two places, or a
     place whose country changed (Moscow, USSR and Russia). For curators to decide."""
-    return City.objects.annotate(
-        n_countries=models.Count("articles__countries", distinct=True)).filter(n_countries__gt=1)
+    return City.objects.annotate(n_countries=models.Count("articles__countries", distinct=True)).filter(
+        n_countries__gt=1
+    )

@@ -12,13 +12,13 @@ from articles.text import normalize_name
 
 # Applied in order to a case- and accent-folded name.
 RULES = [
-    (re.compile(r"dzh"), "j"),          # Dzhaksybekov / Jaksybekov
-    (re.compile(r"zh"), "j"),           # Zhomart / Jomart
-    (re.compile(r"kh"), "h"),           # Khalyk / Halyk
-    (re.compile(r"q"), "k"),            # Toqaev / Tokaev, Qasym / Kasym
+    (re.compile(r"dzh"), "j"),  # Dzhaksybekov / Jaksybekov
+    (re.compile(r"zh"), "j"),  # Zhomart / Jomart
+    (re.compile(r"kh"), "h"),  # Khalyk / Halyk
+    (re.compile(r"q"), "k"),  # Toqaev / Tokaev, Qasym / Kasym
     (re.compile(r"(?<=[aeiou])yev\b"), "ev"),  # Tokayev / Tokaev, Nazarbayev / Nazarbaev
-    (re.compile(r"y"), "i"),            # Kassym / Kassim
-    (re.compile(r"(\w)\1+"), r"\1"),    # Kassym / Kasym, Abilla / Abila
+    (re.compile(r"y"), "i"),  # Kassym / Kassim
+    (re.compile(r"(\w)\1+"), r"\1"),  # Kassym / Kasym, Abilla / Abila
 ]
 
 

@@ -50,9 +50,16 @@ def mentions(text: str) -> dict[tuple[str, int], Suggestion]:
         folded = list(words(sentence))
         for start, end, entities in names.mentions(folded, SUGGESTED_KINDS):
             for entity in entities:
-                found.setdefault((entity.kind, entity.pk), Suggestion(
-                    entity.kind, entity.pk, entity.name, " ".join(folded[start:end]),
-                    sentence.strip()[:1000]))
+                found.setdefault(
+                    (entity.kind, entity.pk),
+                    Suggestion(
+                        entity.kind,
+                        entity.pk,
+                        entity.name,
+                        " ".join(folded[start:end]),
+                        sentence.strip()[:1000],
+                    ),
+                )
     return found
 
 
@@ -60,10 +67,16 @@ def pending(article) -> list[Suggestion]:
     """The article's open suggestions: named, not linked, not decided, not generic."""
     if article.pk is None:
         return []
-    linked = {(kind.name, pk) for kind in (KINDS[k] for k in SUGGESTED_KINDS)
-              for pk in getattr(article, kind.relation).values_list("pk", flat=True)}
-    decided = set(article.suggestions.exclude(decision=LinkSuggestion.Decision.PROPOSED)
-                  .values_list("kind", "entity_id"))
+    linked = {
+        (kind.name, pk)
+        for kind in (KINDS[k] for k in SUGGESTED_KINDS)
+        for pk in getattr(article, kind.relation).values_list("pk", flat=True)
+    }
+    decided = set(
+        article.suggestions.exclude(decision=LinkSuggestion.Decision.PROPOSED).values_list(
+            "kind", "entity_id"
+        )
+    )
     generic = set(GenericName.objects.values_list("key", flat=True))
     spellings = {(e.kind, e.pk): e.spellings for found in table().entities.values() for e in found}
     out = []
@@ -96,8 +109,16 @@ def decide(article, *, accept=(), reject=(), user=None) -> list[str]:
             getattr(article, kind.relation).add(entity)
             linked.append(entity.name)
         LinkSuggestion.objects.update_or_create(
-            article=article, kind=suggestion.kind, entity_id=suggestion.entity_id,
-            defaults={"entity_name": suggestion.entity_name, "matched": suggestion.matched,
-                      "evidence": suggestion.evidence, "decision": decision,
-                      "decided_by": user, "decided": timezone.now()})
+            article=article,
+            kind=suggestion.kind,
+            entity_id=suggestion.entity_id,
+            defaults={
+                "entity_name": suggestion.entity_name,
+                "matched": suggestion.matched,
+                "evidence": suggestion.evidence,
+                "decision": decision,
+                "decided_by": user,
+                "decided": timezone.now(),
+            },
+        )
     return linked

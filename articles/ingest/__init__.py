@@ -11,5 +11,15 @@ from .records import LIST_SEPARATOR, RECORD_FIELDS
 
 FORMATS = tuple(READERS)
 
-__all__ = ["BATCH_SIZE", "FORMATS", "LIST_SEPARATOR", "RECORD_FIELDS", "Importer", "Report",
-           "export_queryset", "export_record", "write_csv", "write_jsonl"]
+__all__ = [
+    "BATCH_SIZE",
+    "FORMATS",
+    "LIST_SEPARATOR",
+    "RECORD_FIELDS",
+    "Importer",
+    "Report",
+    "export_queryset",
+    "export_record",
+    "write_csv",
+    "write_jsonl",
+]

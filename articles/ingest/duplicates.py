@@ -57,7 +57,8 @@ class NearDuplicates:
             through = Article.possible_duplicates.through
             rows = pairs | {(b, a) for a, b in pairs}
             through.objects.bulk_create(
-                [through(from_article_id=a, to_article_id=b) for a, b in rows], ignore_conflicts=True)
+                [through(from_article_id=a, to_article_id=b) for a, b in rows], ignore_conflicts=True
+            )
         return len(pairs)
 
     def commit(self):

@@ -81,5 +81,6 @@ def resolve(kind: Kind, names: Iterable[str], *, create: bool, reason: str) -> d
             NamesVersion.bump()
         found.update((e.key, e.pk) for e in created)
         found.update(lookup(kind, set(missing) - set(found)))
-    raise ImportConflict(f"could not create {kind.plural.lower()} {sorted(missing)[:3]} "
-                         f"after {ATTEMPTS} attempts")
+    raise ImportConflict(
+        f"could not create {kind.plural.lower()} {sorted(missing)[:3]} after {ATTEMPTS} attempts"
+    )

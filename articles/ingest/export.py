@@ -42,8 +42,7 @@ def export_queryset():
     return (
         Article.objects.with_metadata()
         .prefetch_related(Prefetch("origins", Origin.objects.only("article_id", "record_id")))
-        .order_by(F("published").asc(nulls_first=True), F("record_id").asc(nulls_first=True),
-                  "title", "pk")
+        .order_by(F("published").asc(nulls_first=True), F("record_id").asc(nulls_first=True), "title", "pk")
     )
 
 

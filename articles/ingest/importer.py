@@ -62,8 +62,9 @@ class Report:
 
 
 class Importer:
-    def __init__(self, *, status: str | None = None, dry_run: bool = False,
-                 batch_size: int = BATCH_SIZE, progress=None):
+    def __init__(
+        self, *, status: str | None = None, dry_run: bool = False, batch_size: int = BATCH_SIZE, progress=None
+    ):
         self.status = status
         self.dry_run = dry_run
         self.batch_size = batch_size
@@ -167,8 +168,12 @@ class Importer:
 
     def _apply(self, batch: list[Record]) -> Plan:
         names = {
-            kind.name: resolve(kind, (n for r in batch for n in r.names(kind.record_field)),
-                               create=not self.dry_run, reason=batch[0].reason)
+            kind.name: resolve(
+                kind,
+                (n for r in batch for n in r.names(kind.record_field)),
+                create=not self.dry_run,
+                reason=batch[0].reason,
+            )
             for kind in KINDS.values()
         }
         plan = Planner(batch, names, status=self.status).run()
@@ -186,8 +191,19 @@ class Importer:
         Origin.objects.bulk_create(new_origins)
         Origin.objects.bulk_update(
             changed_origins,
-            ["fingerprint", "source", "cities", "actors", "countries", "url", "language", "where",
-             "imported"], batch_size=500)
+            [
+                "fingerprint",
+                "source",
+                "cities",
+                "actors",
+                "countries",
+                "url",
+                "language",
+                "where",
+                "imported",
+            ],
+            batch_size=500,
+        )
         for change in created + updated:
             change.article._change_reason = change.reason  # read by the history per article
         record_articles([c.article for c in created], reason="import", update=False)
@@ -206,8 +222,9 @@ class Importer:
             article.fingerprint = _fingerprint(article)
             article.simhash = simhash(article.body)
         # In slug order, so concurrent imports take unique slugs' locks in one order.
-        Article.objects.bulk_create(sorted((c.article for c in changes), key=lambda a: a.slug),
-                                    batch_size=500)
+        Article.objects.bulk_create(
+            sorted((c.article for c in changes), key=lambda a: a.slug), batch_size=500
+        )
 
     def _update(self, changes: list[Change]):
         now = timezone.now()
@@ -218,8 +235,19 @@ class Importer:
             article.updated = now
         Article.objects.bulk_update(
             [c.article for c in changes],
-            ["title", "body", "published", "source", "original_url", "language", "fingerprint",
-             "simhash", "updated"], batch_size=500)
+            [
+                "title",
+                "body",
+                "published",
+                "source",
+                "original_url",
+                "language",
+                "fingerprint",
+                "simhash",
+                "updated",
+            ],
+            batch_size=500,
+        )
 
     def _link(self, changes: list[Change]):
         for kind in LINKED:
@@ -230,9 +258,14 @@ class Importer:
                 if before - after:
                     through.objects.filter(article_id=pk, **{f"{column}__in": before - after}).delete()
             through.objects.bulk_create(
-                [through(article_id=c.article.pk, **{column: other})
-                 for c in changes for other in c.links[kind.name] - c.before.get(kind.name, set())],
-                batch_size=1000, ignore_conflicts=True)
+                [
+                    through(article_id=c.article.pk, **{column: other})
+                    for c in changes
+                    for other in c.links[kind.name] - c.before.get(kind.name, set())
+                ],
+                batch_size=1000,
+                ignore_conflicts=True,
+            )
 
 
 #: Any constant: the PostgreSQL advisory lock the batches of concurrent imports take turns on.

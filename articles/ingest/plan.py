@@ -60,8 +60,9 @@ class Planner:
         self.by_article: dict[int, Change] = {}
         self.new_by_print: dict[str, Change] = {}
         ids = {i for r in batch for i in r.ids}
-        self.origins = {o.record_id: o for o in Origin.objects.filter(record_id__in=ids)
-                        .select_related("article")}
+        self.origins = {
+            o.record_id: o for o in Origin.objects.filter(record_id__in=ids).select_related("article")
+        }
         urls = [r.url for r in batch if not r.record_id and r.url]
         self.by_url: dict[str, Article] = {}
         for a in Article.objects.filter(original_url__in=urls).order_by("pk") if urls else ():
@@ -69,8 +70,11 @@ class Planner:
         self.twins: dict[str, Article] = {}
         for a in Article.objects.filter(fingerprint__in={r.fingerprint for r in batch}).order_by("pk"):
             self.twins.setdefault(a.fingerprint, a)
-        touched = [o.article for o in self.origins.values()] + list(self.by_url.values()) + \
-            list(self.twins.values())
+        touched = (
+            [o.article for o in self.origins.values()]
+            + list(self.by_url.values())
+            + list(self.twins.values())
+        )
         self.links = self._load_links({a.pk for a in touched})
         self.other_origins = defaultdict(list)
         for o in Origin.objects.filter(article_id__in=[a.pk for a in touched]):
@@ -82,8 +86,9 @@ class Planner:
     def _load_links(pks: set[int]) -> dict[int, dict[str, set[int]]]:
         links = {pk: {kind.name: set() for kind in LINKED} for pk in pks}
         for kind in LINKED:
-            rows = kind.through.objects.filter(article_id__in=pks).values_list("article_id",
-                                                                              kind.through_column)
+            rows = kind.through.objects.filter(article_id__in=pks).values_list(
+                "article_id", kind.through_column
+            )
             for article_id, other in rows.iterator(5000):
                 links[article_id][kind.name].add(other)
         return links
@@ -98,14 +103,19 @@ class Planner:
     def _change(self, article: Article) -> Change:
         if article.pk not in self.by_article:
             before = self.links[article.pk]
-            change = Change(article=article, new=False, before=before,
-                            links={name: set(ids) for name, ids in before.items()})
+            change = Change(
+                article=article,
+                new=False,
+                before=before,
+                links={name: set(ids) for name, ids in before.items()},
+            )
             self.by_article[article.pk] = change
             self.plan.changes.append(change)
         return self.by_article[article.pk]
 
-    def _origin(self, record: Record, record_id: str, article: Article,
-                origin: Origin | None = None) -> Origin:
+    def _origin(
+        self, record: Record, record_id: str, article: Article, origin: Origin | None = None
+    ) -> Origin:
         """The origin row for one of the record's ids, as the record gives it now."""
         origin = origin or Origin(record_id=record_id, article=article)
         origin.fingerprint = record.fingerprint
@@ -136,14 +146,23 @@ class Planner:
 
     def _create(self, record: Record):
         article = Article(
-            record_id=record.record_id, title=record.title, body=record.body,
-            published=record.published, source_id=self._source_id(record),
-            original_url=record.url, language=record.language,
+            record_id=record.record_id,
+            title=record.title,
+            body=record.body,
+            published=record.published,
+            source_id=self._source_id(record),
+            original_url=record.url,
+            language=record.language,
             status=self.status or record.status or Article.Status.PUBLISHED,
         )
         links = {kind.name: self._ids(kind.name, record.names(kind.record_field)) for kind in LINKED}
-        change = Change(article=article, new=True, links=links, reason=record.reason,
-                        origins=[self._origin(record, i, article) for i in record.ids])
+        change = Change(
+            article=article,
+            new=True,
+            links=links,
+            reason=record.reason,
+            origins=[self._origin(record, i, article) for i in record.ids],
+        )
         self.new_by_print[record.fingerprint] = change
         self.plan.changes.append(change)
         self.plan.counts["created"] += 1
@@ -156,9 +175,11 @@ class Planner:
         for kind in LINKED:
             change.links[kind.name] |= self._ids(kind.name, record.names(kind.record_field))
         label = article.record_id or article.title[:60]
-        for attr, value, given in (("source_id", self._source_id(record), record.source),
-                                   ("original_url", record.url, record.url),
-                                   ("language", record.language, record.language)):
+        for attr, value, given in (
+            ("source_id", self._source_id(record), record.source),
+            ("original_url", record.url, record.url),
+            ("language", record.language, record.language),
+        ):
             current = getattr(article, attr)
             if value and not current:
                 setattr(article, attr, value)
@@ -167,7 +188,8 @@ class Planner:
                 self.plan.notes.append(
                     f"{record.where}: merged into {label} (same title, text and date); its "
                     f"{attr.replace('_id', '').replace('original_', '')} {given!r} differs from "
-                    f"the article's and is kept with the record's origin")
+                    f"the article's and is kept with the record's origin"
+                )
         new_origins = [self._origin(record, i, article) for i in record.ids if i not in self.origins]
         change.origins += new_origins
         if new_origins or change.links != before:
@@ -220,8 +242,13 @@ class Planner:
         change = self._change(article)
         article = change.article
         change.reason = record.reason
-        values = {"title": record.title, "body": record.body, "published": record.published,
-                  "source_id": self._source_id(record), "language": record.language}
+        values = {
+            "title": record.title,
+            "body": record.body,
+            "published": record.published,
+            "source_id": self._source_id(record),
+            "language": record.language,
+        }
         links = {kind.name: self._ids(kind.name, record.names(kind.record_field)) for kind in LINKED}
         if all(getattr(article, k) == v for k, v in values.items()) and change.links == links:
             self.plan.counts["unchanged"] += 1
@@ -230,4 +257,3 @@ class Planner:
             setattr(article, k, v)
         change.links, change.fields_changed = links, True
         self.plan.counts["updated"] += 1
-

@@ -95,8 +95,9 @@ def _read_csv(path: Path):
             record = {key: from_spreadsheet(cell) for key, cell in zip(header, row, strict=True)}
             for key in LIST_COLUMNS:
                 if key in record:
-                    record[key] = [from_spreadsheet(v.strip()) for v in record[key].split(LIST_SEPARATOR)
-                                   if v.strip()]
+                    record[key] = [
+                        from_spreadsheet(v.strip()) for v in record[key].split(LIST_SEPARATOR) if v.strip()
+                    ]
             for key in ("published", "url", "id", "source", "status"):
                 if record.get(key) == "":
                     record[key] = None
@@ -111,8 +112,6 @@ def _read_text(path: Path):
         return
     title, body = clean_text(text)
     yield f"{path}:1", {"id": path.stem, "title": title, "body": body, "status": "draft"}
-
-
 
 
 #: format name -> reader; `--format` offers these names.

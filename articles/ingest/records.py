@@ -14,8 +14,20 @@ LIST_SEPARATOR = ";"
 MAX = {"id": 200, "title": 500, "body": 1_000_000, "name": 400, "url": 2000, "ids": 1000}
 #: The fields of the import format, in the order exports write them. `status` and `ids` are
 #: the archive's own additions, so that an export re-imported gives the same archive.
-RECORD_FIELDS = ("id", "title", "body", "published", "source", "cities", "actors", "country",
-                 "url", "language", "status", "ids")
+RECORD_FIELDS = (
+    "id",
+    "title",
+    "body",
+    "published",
+    "source",
+    "cities",
+    "actors",
+    "country",
+    "url",
+    "language",
+    "status",
+    "ids",
+)
 
 
 #: A cell starting with one of these is run as a formula by spreadsheets (OWASP's CSV

@@ -18,7 +18,25 @@ from .entities import (
 from .workflow import AliasCandidate, GenericName, IndexQueue, LinkSuggestion, Merge, NamesVersion
 
 __all__ = [
-    "Actor", "ActorAlias", "Alias", "AliasCandidate", "Article", "ArticleQuerySet", "City",
-    "CityAlias", "Country", "CountryAlias", "Entity", "EntityQuerySet", "GenericName", "IndexQueue",
-    "LinkSuggestion", "Merge", "NamesVersion", "Origin", "Source", "SourceAlias", "unique_slug",
+    "Actor",
+    "ActorAlias",
+    "Alias",
+    "AliasCandidate",
+    "Article",
+    "ArticleQuerySet",
+    "City",
+    "CityAlias",
+    "Country",
+    "CountryAlias",
+    "Entity",
+    "EntityQuerySet",
+    "GenericName",
+    "IndexQueue",
+    "LinkSuggestion",
+    "Merge",
+    "NamesVersion",
+    "Origin",
+    "Source",
+    "SourceAlias",
+    "unique_slug",
 ]

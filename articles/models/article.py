@@ -41,7 +41,10 @@ class Article(models.Model):
     slug = models.SlugField(max_length=100, unique=True)
     body = models.TextField()
     published = models.DateField(
-        "publication date", null=True, blank=True, db_index=True,
+        "publication date",
+        null=True,
+        blank=True,
+        db_index=True,
         help_text="The date the report was published, when it is known.",
     )
     source = models.ForeignKey(
@@ -50,25 +53,30 @@ class Article(models.Model):
     cities = models.ManyToManyField(City, blank=True, related_name="articles")
     actors = models.ManyToManyField(Actor, blank=True, related_name="articles")
     countries = models.ManyToManyField(
-        Country, blank=True, related_name="articles",
+        Country,
+        blank=True,
+        related_name="articles",
         help_text="The countries the report is about, as its records give them.",
     )
     original_url = models.URLField("original URL", max_length=2000, blank=True)
     language = models.CharField(max_length=8, default="en", help_text="ISO 639-1 code")
     record_id = models.CharField(
-        max_length=200, null=True, blank=True, unique=True,
+        max_length=200,
+        null=True,
+        blank=True,
+        unique=True,
         help_text="The identifier of the first record this article was imported from; every "
-                  "record behind it is listed under Origins.",
+        "record behind it is listed under Origins.",
     )
-    status = models.CharField(
-        max_length=10, choices=Status.choices, default=Status.DRAFT, db_index=True
-    )
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.DRAFT, db_index=True)
     fingerprint = models.CharField(max_length=64, editable=False, db_index=True)
     simhash = models.BigIntegerField(null=True, blank=True, editable=False)
     possible_duplicates = models.ManyToManyField(
-        "self", blank=True, symmetrical=True,
+        "self",
+        blank=True,
+        symmetrical=True,
         help_text="Reports with nearly the same text (a wire story republished, say), found on "
-                  "import for a curator to review.",
+        "import for a curator to review.",
     )
     created = models.DateTimeField(default=timezone.now, editable=False)
     updated = models.DateTimeField(auto_now=True)
@@ -87,12 +95,8 @@ class Article(models.Model):
                 condition=models.Q(status__in=["draft", "review", "published"]),
                 name="article_status_valid",
             ),
-            models.CheckConstraint(
-                condition=~models.Q(title=""), name="article_title_not_empty"
-            ),
-            models.CheckConstraint(
-                condition=~models.Q(body=""), name="article_body_not_empty"
-            ),
+            models.CheckConstraint(condition=~models.Q(title=""), name="article_title_not_empty"),
+            models.CheckConstraint(condition=~models.Q(body=""), name="article_body_not_empty"),
             models.CheckConstraint(
                 condition=models.Q(language__regex=r"^[a-z]{2,3}$"),
                 name="article_language_iso639",

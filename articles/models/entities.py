@@ -65,9 +65,7 @@ class Entity(models.Model):
             raise ValidationError({"name": "A name is required."})
         clash = self.alias_model.objects.filter(key=key).exclude(entity_id=self.pk).first()
         if clash:
-            raise ValidationError(
-                {"name": f"“{self.name}” is already an alias of {clash.entity.name}."}
-            )
+            raise ValidationError({"name": f"“{self.name}” is already an alias of {clash.entity.name}."})
 
     def get_absolute_url(self):
         return reverse(self.url_name, args=[self.slug])
@@ -86,10 +84,7 @@ class Entity(models.Model):
         key = normalize_name(name)
         if not key:
             return None
-        return (
-            cls.objects.filter(key=key).first()
-            or cls.objects.filter(aliases__key=key).first()
-        )
+        return cls.objects.filter(key=key).first() or cls.objects.filter(aliases__key=key).first()
 
 
 class Alias(models.Model):
@@ -127,9 +122,7 @@ class Alias(models.Model):
             raise ValidationError({"name": "This is already the canonical name."})
         other = type(self).objects.filter(key=key).exclude(pk=self.pk).first()
         if other:
-            raise ValidationError(
-                {"name": f"“{self.name}” is already an alias of {other.entity.name}."}
-            )
+            raise ValidationError({"name": f"“{self.name}” is already an alias of {other.entity.name}."})
 
 
 def unique_slug(model, text: str, *, field: str = "slug", max_length: int = 80) -> str:

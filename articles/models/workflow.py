@@ -72,16 +72,18 @@ class AliasCandidate(models.Model):
     second_id = models.BigIntegerField(help_text="the entity proposed as its other spelling")
     first_name = models.CharField(max_length=400)
     second_name = models.CharField(max_length=400)
-    decision = models.CharField(max_length=10, choices=Decision.choices, default=Decision.PROPOSED,
-                                db_index=True)
+    decision = models.CharField(
+        max_length=10, choices=Decision.choices, default=Decision.PROPOSED, db_index=True
+    )
     created = models.DateTimeField(default=timezone.now)
     decided = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["decision", "kind", "first_name"]
         constraints = [
-            models.UniqueConstraint(fields=["kind", "first_id", "second_id"],
-                                    name="alias_candidate_unique_pair"),
+            models.UniqueConstraint(
+                fields=["kind", "first_id", "second_id"], name="alias_candidate_unique_pair"
+            ),
         ]
 
     def __str__(self):
@@ -98,8 +100,9 @@ class Merge(models.Model):
     #: the merged entity's fields, aliases, the article links moved and the aliases added
     snapshot = models.JSONField()
     created = models.DateTimeField(default=timezone.now)
-    created_by = models.ForeignKey("auth.User", null=True, blank=True, on_delete=models.SET_NULL,
-                                   related_name="+")
+    created_by = models.ForeignKey(
+        "auth.User", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     undone = models.DateTimeField(null=True, blank=True)
 
     class Meta:
@@ -129,17 +132,18 @@ class LinkSuggestion(models.Model):
     entity_name = models.CharField(max_length=400)
     matched = models.CharField(max_length=400, help_text="the spelling found in the text")
     evidence = models.TextField(help_text="the sentence that names it")
-    decision = models.CharField(max_length=10, choices=Decision.choices,
-                                default=Decision.PROPOSED, db_index=True)
-    decided_by = models.ForeignKey("auth.User", null=True, blank=True, on_delete=models.SET_NULL,
-                                   related_name="+")
+    decision = models.CharField(
+        max_length=10, choices=Decision.choices, default=Decision.PROPOSED, db_index=True
+    )
+    decided_by = models.ForeignKey(
+        "auth.User", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     decided = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["kind", "entity_name"]
         constraints = [
-            models.UniqueConstraint(fields=["article", "kind", "entity_id"],
-                                    name="link_suggestion_unique"),
+            models.UniqueConstraint(fields=["article", "kind", "entity_id"], name="link_suggestion_unique"),
         ]
 
     def __str__(self):

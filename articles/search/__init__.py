@@ -20,9 +20,23 @@ from .base import IndexUnavailable, QueryError, SearchBackend, Selection, TextMa
 from .sync import Drift, check, drain, enqueue, rebuild
 
 __all__ = [
-    "Drift", "IndexUnavailable", "QueryError", "SearchBackend", "Selection",
-    "TextMatches", "check", "drain", "enqueue", "get_backend", "is_ready", "match", "names",
-    "rebuild", "related", "reset_backend", "snippets",
+    "Drift",
+    "IndexUnavailable",
+    "QueryError",
+    "SearchBackend",
+    "Selection",
+    "TextMatches",
+    "check",
+    "drain",
+    "enqueue",
+    "get_backend",
+    "is_ready",
+    "match",
+    "names",
+    "rebuild",
+    "related",
+    "reset_backend",
+    "snippets",
 ]
 
 #: ARCHIVE_SEARCH_ENGINE -> the module holding its `Backend` (a new engine is one entry).

@@ -112,12 +112,12 @@ class SearchBackend(ABC):
         from .criteria import Criteria
 
         selection = self.select(Criteria(q=q, sort="relevance"), names=names)
-        return TextMatches(pks=list(selection.iter_pks()), corrected=selection.corrected,
-                           notices=list(selection.notices))
+        return TextMatches(
+            pks=list(selection.iter_pks()), corrected=selection.corrected, notices=list(selection.notices)
+        )
 
     @abstractmethod
-    def highlight(self, q: str, texts: dict[int, str], *, length: int = 300,
-                  names=None) -> dict[int, str]:
+    def highlight(self, q: str, texts: dict[int, str], *, length: int = 300, names=None) -> dict[int, str]:
         """Safe HTML snippets of `texts` (pk -> plain text): escaped text with the
         passages matching `q` marked by `<mark>`. A text with no match is absent from
         the answer."""
@@ -134,9 +134,7 @@ class SearchBackend(ABC):
         (threads or processes) wait their turn."""
 
     @abstractmethod
-    def rebuild(
-        self, documents: Iterable[dict], *, progress: Callable[[int], None] | None = None
-    ) -> int:
+    def rebuild(self, documents: Iterable[dict], *, progress: Callable[[int], None] | None = None) -> int:
         """Replace the whole index by `documents` atomically; return how many were written."""
 
     @abstractmethod

@@ -81,7 +81,9 @@ class DatabaseSelection(Selection):
         return self.qs.count()
 
     def pks(self, offset: int, limit: int) -> list[int]:
-        return list(ordered(self.qs, self.criteria.sort).values_list("pk", flat=True)[offset: offset + limit])
+        return list(
+            ordered(self.qs, self.criteria.sort).values_list("pk", flat=True)[offset : offset + limit]
+        )
 
     def iter_pks(self, chunk: int = 500) -> Iterator[int]:
         yield from ordered(self.qs, self.criteria.sort).values_list("pk", flat=True).iterator(chunk)
@@ -92,8 +94,13 @@ class DatabaseSelection(Selection):
 
     def dates(self, unit: str) -> Counter:
         trunc = {"year": TruncYear, "month": TruncMonth, "day": TruncDay}[unit]
-        rows = (self.qs.exclude(published=None).annotate(period=trunc("published"))
-                .values_list("period").annotate(n=Count("pk")).order_by())
+        rows = (
+            self.qs.exclude(published=None)
+            .annotate(period=trunc("published"))
+            .values_list("period")
+            .annotate(n=Count("pk"))
+            .order_by()
+        )
         return Counter({_as_date(period): n for period, n in rows})
 
     def date_span(self) -> tuple[dt.date | None, dt.date | None]:

@@ -59,15 +59,15 @@ class NameTable:
         other spellings: the spans query expansion widens. Names without aliases are left
         alone (a query's words stay words)."""
         spans = longest_matches(query_words, self._expandable, self.longest)
-        return [(start, end, frozenset().union(*(e.spellings for e in found)))
-                for start, end, found in spans]
+        return [(start, end, frozenset().union(*(e.spellings for e in found))) for start, end, found in spans]
 
     @property
     def _expandable(self) -> dict:
         found = self.__dict__.get("_expandable_cache")
         if found is None:
-            found = {key: value for key, value in self.entities.items()
-                     if any(len(e.spellings) > 1 for e in value)}
+            found = {
+                key: value for key, value in self.entities.items() if any(len(e.spellings) > 1 for e in value)
+            }
             object.__setattr__(self, "_expandable_cache", found)
         return found
 

@@ -43,8 +43,20 @@ NAME_SLOP = 1
 OPERATORS = ("AND", "OR", "NOT")
 
 __all__ = [
-    "And", "Fuzzy", "Not", "Or", "Phrase", "Plan", "Prefix", "QueryError", "Term", "Unit", "Wildcard",
-    "leaves", "minimum_should_match", "parse",
+    "And",
+    "Fuzzy",
+    "Not",
+    "Or",
+    "Phrase",
+    "Plan",
+    "Prefix",
+    "QueryError",
+    "Term",
+    "Unit",
+    "Wildcard",
+    "leaves",
+    "minimum_should_match",
+    "parse",
 ]
 
 
@@ -53,7 +65,8 @@ __all__ = [
 _WORD = re.compile(r"\w+")
 _EXPLICIT = re.compile(
     r"(?:^|[\s(])(?:AND|OR|NOT)(?=[\s(]|$)|\"[^\"]+\"|\b(?:{}):\S|\w[*?~]|[*?]\w".format(
-        "|".join(QUERY_FIELDS))
+        "|".join(QUERY_FIELDS)
+    )
 )
 _TOKEN = re.compile(r'"[^"]*"?|\w+:"[^"]*"?|\(|\)|[^\s()"]+')
 _FUZZY = re.compile(r"^(\w+)~(\d*)$")
@@ -111,8 +124,13 @@ def plain_plan(q: str, names: NameTable | None, *, words: list[str] | None = Non
         i = end
     if not units:
         raise QueryError("The query has no words to search for.")
-    return Plan(q=q, kind="plain", units=units, min_match=minimum_should_match(len(units)),
-                words=[u.label for u in units])
+    return Plan(
+        q=q,
+        kind="plain",
+        units=units,
+        min_match=minimum_should_match(len(units)),
+        words=[u.label for u in units],
+    )
 
 
 # ----------------------------------------------------------------------- syntax
@@ -207,8 +225,9 @@ class _Parser:
             distance = int(raw[:3]) if raw else 1
             if distance > MAX_FUZZY_DISTANCE:
                 most = MAX_FUZZY_DISTANCE
-                self.plan.notices.append(f"“{token[:40]}”: fuzzy terms allow at most {most} "
-                                         f"edits; searched as {text}~{most}.")
+                self.plan.notices.append(
+                    f"“{token[:40]}”: fuzzy terms allow at most {most} edits; searched as {text}~{most}."
+                )
                 distance = MAX_FUZZY_DISTANCE
             self.plan.words.append(text)
             return Fuzzy(text, max(distance, 0), fieldname) if distance else Term(text, fieldname)
@@ -226,11 +245,16 @@ class _Parser:
         pattern = re.sub(r"[^\w*?]", "", token)
         literal = re.match(r"\w*", pattern).group(0)
         if len(literal) < MIN_PREFIX:
-            self.plan.notices.append(f"“{token[:40]}”: give at least {MIN_PREFIX} letters before "
-                                     "* or ?; it was searched as a word.")
+            self.plan.notices.append(
+                f"“{token[:40]}”: give at least {MIN_PREFIX} letters before "
+                "* or ?; it was searched as a word."
+            )
             words = tuple(_WORD.findall(token))
-            return (Term(words[0], fieldname) if len(words) == 1 else Phrase(words, fieldname)) \
-                if words else None
+            return (
+                (Term(words[0], fieldname) if len(words) == 1 else Phrase(words, fieldname))
+                if words
+                else None
+            )
         self.plan.words.append(literal)
         if pattern.endswith("*") and not re.search(r"[*?]", pattern[:-1]):
             return Prefix(pattern[:-1].lower(), fieldname)
@@ -292,8 +316,7 @@ def syntax_plan(q: str, names: NameTable | None) -> Plan:
     if plan.tree is None:
         raise QueryError("The query has no words to search for.")
     if _only_negative(plan.tree):
-        raise QueryError("The query only excludes words: add one to find, as in "
-                         "“protest NOT police”.")
+        raise QueryError("The query only excludes words: add one to find, as in “protest NOT police”.")
     words = [w for w in _WORD.findall(q) if w not in OPERATORS]
     if len(words) >= 4:
         plan.fallback = plain_plan(" ".join(words), names, words=words)

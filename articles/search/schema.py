@@ -14,8 +14,7 @@ SCHEMA_VERSION = 7
 #: Fields a user may name in the query syntax (`city:almaty`), with their weights when a
 #: phrase, prefix, wildcard or fuzzy term searches all of them. A match in a curated name
 #: counts double.
-QUERY_FIELDS = {"title": 1.0, "body": 1.0, "source": 1.5, "city": 2.0, "actor": 2.0,
-                "country": 2.0}
+QUERY_FIELDS = {"title": 1.0, "body": 1.0, "source": 1.5, "city": 2.0, "actor": 2.0, "country": 2.0}
 #: Curated-name fields, which also score plain words (with their QUERY_FIELDS weights).
 NAME_FIELDS = ("source", "city", "actor", "country")
 #: Plain words are scored on one field holding the title TITLE_REPEAT times and then the
@@ -82,11 +81,10 @@ def article_document(article) -> dict:
     }
     for kind in KINDS.values():
         doc[id_field(kind.name)] = sorted(e.pk for e in kind.entities_of(article))
-    doc["spell"] = " ".join([doc["title"], doc["body"], doc["source"], doc["city"], doc["actor"],
-                             doc["country"]])
-    doc["stamp"] = hashlib.sha1(
-        json.dumps([SCHEMA_VERSION, doc], sort_keys=True).encode()
-    ).hexdigest()
+    doc["spell"] = " ".join(
+        [doc["title"], doc["body"], doc["source"], doc["city"], doc["actor"], doc["country"]]
+    )
+    doc["stamp"] = hashlib.sha1(json.dumps([SCHEMA_VERSION, doc], sort_keys=True).encode()).hexdigest()
     return doc
 
 
@@ -94,6 +92,8 @@ def documents_queryset():
     """The articles that belong in the index (published only), ready for `article_document`."""
     from articles.models import Article
 
-    return Article.objects.published().select_related("source").prefetch_related(
-        "source__aliases", "cities__aliases", "actors__aliases", "countries__aliases"
+    return (
+        Article.objects.published()
+        .select_related("source")
+        .prefetch_related("source__aliases", "cities__aliases", "actors__aliases", "countries__aliases")
     )

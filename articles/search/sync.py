@@ -68,8 +68,7 @@ def drain(*, chunk: int = DRAIN_CHUNK) -> int:
     if not backend.readable():
         with backend.writer_lock():
             if not backend.readable():  # another writer may have built it meanwhile
-                logger.info("the search index is missing or unreadable: building it from the "
-                            "database")
+                logger.info("the search index is missing or unreadable: building it from the database")
                 handled = rebuild()
     if not IndexQueue.objects.exists():
         return handled
@@ -80,12 +79,14 @@ def drain(*, chunk: int = DRAIN_CHUNK) -> int:
                 break
             pks = sorted({article_id for _, article_id in rows})
             published = set(Article.objects.published().filter(pk__in=pks).values_list("pk", flat=True))
-            documents = (article_document(a) for a in documents_queryset().filter(pk__in=pks)
-                         .order_by("pk").iterator(1000))
+            documents = (
+                article_document(a)
+                for a in documents_queryset().filter(pk__in=pks).order_by("pk").iterator(1000)
+            )
             backend.write(upsert=documents, delete=set(pks) - published, bulk=len(pks) >= BULK)
             row_pks = [row_pk for row_pk, _ in rows]
             for start in range(0, len(row_pks), 900):  # within SQLite's variable limit
-                IndexQueue.objects.filter(pk__in=row_pks[start: start + 900]).delete()
+                IndexQueue.objects.filter(pk__in=row_pks[start : start + 900]).delete()
             handled += len(pks)
     return handled
 

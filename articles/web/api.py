@@ -42,17 +42,19 @@ def search(request):
         return _errors({"page": str(exc)})
     if search.errors:
         return _errors(search.errors)
-    return JsonResponse({
-        "count": page.count,
-        "page": page.page,
-        "pages": page.pages,
-        "query": {"q": page.q, "corrected": page.corrected},
-        "results": [result_json(r.article, r.snippet) for r in page.results],
-        "facets": {
-            name: [{k: item[k] for k in ("value", "label", "count", "selected")} for item in items]
-            for name, items in page.facets.items()
-        },
-    })
+    return JsonResponse(
+        {
+            "count": page.count,
+            "page": page.page,
+            "pages": page.pages,
+            "query": {"q": page.q, "corrected": page.corrected},
+            "results": [result_json(r.article, r.snippet) for r in page.results],
+            "facets": {
+                name: [{k: item[k] for k in ("value", "label", "count", "selected")} for item in items]
+                for name, items in page.facets.items()
+            },
+        }
+    )
 
 
 def article(request, slug):

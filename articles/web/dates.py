@@ -68,8 +68,13 @@ def _heights(counts: list[int]) -> list[float]:
 def months_of_year(year: int, by_month) -> list[Bar]:
     counts = [by_month.get(dt.date(year, m, 1), 0) for m in range(1, 13)]
     return [
-        Bar(label=format_date(dt.date(year, m, 1), "F Y"), short=format_date(dt.date(year, m, 1), "M"),
-            count=n, height=h, url=month_url(year, m))
+        Bar(
+            label=format_date(dt.date(year, m, 1), "F Y"),
+            short=format_date(dt.date(year, m, 1), "M"),
+            count=n,
+            height=h,
+            url=month_url(year, m),
+        )
         for m, n, h in zip(range(1, 13), counts, _heights(counts), strict=True)
     ]
 
@@ -77,9 +82,16 @@ def months_of_year(year: int, by_month) -> list[Bar]:
 def days_of_month(year: int, month: int, by_day) -> list[Bar]:
     days = [dt.date(year, month, d) for d in range(1, calendar.monthrange(year, month)[1] + 1)]
     counts = [by_day.get(day, 0) for day in days]
-    return [Bar(label=format_date(day, "j F Y"), short=str(day.day), count=n, height=h,
-                url=search_url(day, day) if n else None)
-            for day, n, h in zip(days, counts, _heights(counts), strict=True)]
+    return [
+        Bar(
+            label=format_date(day, "j F Y"),
+            short=str(day.day),
+            count=n,
+            height=h,
+            url=search_url(day, day) if n else None,
+        )
+        for day, n, h in zip(days, counts, _heights(counts), strict=True)
+    ]
 
 
 def years_with_reports() -> list[dict]:
@@ -96,8 +108,9 @@ def _neighbour(label: str, url: str, start: dt.date, end: dt.date) -> Neighbour:
 
 def _check_year(year: int):
     if not MIN_YEAR <= year <= MAX_YEAR:
-        raise NotFound(f"There is no archive page for the year {year}: years run from "
-                      f"{MIN_YEAR} to {MAX_YEAR}.")
+        raise NotFound(
+            f"There is no archive page for the year {year}: years run from {MIN_YEAR} to {MAX_YEAR}."
+        )
 
 
 def _page(request, selection, period: str):
@@ -108,8 +121,10 @@ def _page(request, selection, period: str):
         return overview.paginate(overview.Listing(selection), int(raw), PER_PAGE)
     except overview.NoSuchPage:
         pages = max(1, -(-selection.count() // PER_PAGE))
-        raise NotFound(f"There is no page {raw} of the reports from {period}: "
-                       f"there {'is only 1 page' if pages == 1 else f'are {pages} pages'}.") from None
+        raise NotFound(
+            f"There is no page {raw} of the reports from {period}: "
+            f"there {'is only 1 page' if pages == 1 else f'are {pages} pages'}."
+        ) from None
 
 
 def _canonical(request, url: str):
@@ -134,16 +149,26 @@ def year_archive(request, year: int):
     bars = months_of_year(year, by_month)
     neighbours = {}
     if year > MIN_YEAR:
-        neighbours["previous"] = _neighbour(str(year - 1), year_url(year - 1),
-                                            dt.date(year - 1, 1, 1), dt.date(year - 1, 12, 31))
+        neighbours["previous"] = _neighbour(
+            str(year - 1), year_url(year - 1), dt.date(year - 1, 1, 1), dt.date(year - 1, 12, 31)
+        )
     if year < MAX_YEAR:
-        neighbours["next"] = _neighbour(str(year + 1), year_url(year + 1),
-                                        dt.date(year + 1, 1, 1), dt.date(year + 1, 12, 31))
-    return _render(request, "articles/archive_year.html", {
-        "year": year, "period": period, "bars": bars, "total": sum(b.count for b in bars),
-        "articles": _page(request, selection, period),
-        "neighbours": neighbours, **_period_links(start, end),
-    })
+        neighbours["next"] = _neighbour(
+            str(year + 1), year_url(year + 1), dt.date(year + 1, 1, 1), dt.date(year + 1, 12, 31)
+        )
+    return _render(
+        request,
+        "articles/archive_year.html",
+        {
+            "year": year,
+            "period": period,
+            "bars": bars,
+            "total": sum(b.count for b in bars),
+            "articles": _page(request, selection, period),
+            "neighbours": neighbours,
+            **_period_links(start, end),
+        },
+    )
 
 
 def month_archive(request, year: int, month: int):
@@ -163,19 +188,35 @@ def month_archive(request, year: int, month: int):
     if before[0] >= MIN_YEAR:
         first = dt.date(*before, 1)
         neighbours["previous"] = _neighbour(
-            format_date(first, "F Y"), month_url(*before), first,
-            dt.date(*before, calendar.monthrange(*before)[1]))
+            format_date(first, "F Y"),
+            month_url(*before),
+            first,
+            dt.date(*before, calendar.monthrange(*before)[1]),
+        )
     if after[0] <= MAX_YEAR:
         first = dt.date(*after, 1)
         neighbours["next"] = _neighbour(
-            format_date(first, "F Y"), month_url(*after), first,
-            dt.date(*after, calendar.monthrange(*after)[1]))
-    return _render(request, "articles/archive_month.html", {
-        "year": year, "month": month, "start": start, "period": period, "bars": bars,
-        "total": sum(b.count for b in bars), "year_url": year_url(year),
-        "articles": _page(request, selection, period),
-        "neighbours": neighbours, **_period_links(start, end),
-    })
+            format_date(first, "F Y"),
+            month_url(*after),
+            first,
+            dt.date(*after, calendar.monthrange(*after)[1]),
+        )
+    return _render(
+        request,
+        "articles/archive_month.html",
+        {
+            "year": year,
+            "month": month,
+            "start": start,
+            "period": period,
+            "bars": bars,
+            "total": sum(b.count for b in bars),
+            "year_url": year_url(year),
+            "articles": _page(request, selection, period),
+            "neighbours": neighbours,
+            **_period_links(start, end),
+        },
+    )
 
 
 def _period_links(start: dt.date, end: dt.date) -> dict:

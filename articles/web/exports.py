@@ -49,8 +49,20 @@ from articles.ingest.export import csv_cell
 from articles.models import Article
 from articles.text import make_slug
 
-RECORD_FIELDS = ("id", "title", "body", "published", "source", "cities", "actors", "country",
-                 "url", "language", "slug", "permalink")
+RECORD_FIELDS = (
+    "id",
+    "title",
+    "body",
+    "published",
+    "source",
+    "cities",
+    "actors",
+    "country",
+    "url",
+    "language",
+    "slug",
+    "permalink",
+)
 META_FIELDS = ("query", "archive", "exported")
 CHUNK = 500
 #: Bytes gathered before a piece of the response is sent (fewer, larger writes).
@@ -64,15 +76,18 @@ def bad_parameters(errors: dict[str, str], params) -> HttpResponse:
     fault: that is a 503 to retry later, not a partial answer.
     """
     if "q" in errors and params.get("q") and not engine.is_ready():
-        return HttpResponse(f"q: {errors['q']}\n", status=503, headers={"Retry-After": "60"},
-                            content_type="text/plain; charset=utf-8")
+        return HttpResponse(
+            f"q: {errors['q']}\n",
+            status=503,
+            headers={"Retry-After": "60"},
+            content_type="text/plain; charset=utf-8",
+        )
     lines = ["This search has bad parameters; fix them and try again."]
     for name, message in errors.items():
         if name not in KNOWN_PARAMS and name in params:
             message = "unknown parameter."
         lines.append(f"{name}: {message}")
-    return HttpResponse("\n".join(lines) + "\n", status=400,
-                        content_type="text/plain; charset=utf-8")
+    return HttpResponse("\n".join(lines) + "\n", status=400, content_type="text/plain; charset=utf-8")
 
 
 def export_time() -> str:
@@ -137,8 +152,9 @@ def export_csv(request):
             writer.writerow([csv_cell(data[key]) for key in RECORD_FIELDS] + [csv_cell(m) for m in meta])
             yield take()
 
-    return _attachment(_buffered(rows()), "text/csv; charset=utf-8; header=present",
-                       _filename(search, meta[2], "csv"))
+    return _attachment(
+        _buffered(rows()), "text/csv; charset=utf-8; header=present", _filename(search, meta[2], "csv")
+    )
 
 
 @require_safe
@@ -148,17 +164,16 @@ def export_json(request):
         return bad_parameters(search.errors, request.GET)
     articles = search.articles(chunk=CHUNK)
     stamp = export_time()
-    head = {"query": search.state.applied(), "archive": request.build_absolute_uri("/"),
-            "exported": stamp}
+    head = {"query": search.state.applied(), "archive": request.build_absolute_uri("/"), "exported": stamp}
 
     def pieces() -> Iterator[str]:
         yield json.dumps(head, ensure_ascii=False)[:-1] + ',\n "results": ['
         count = 0
         for article in articles:
-            yield ("\n  " if count == 0 else ",\n  ") + json.dumps(record(article, request),
-                                                                  ensure_ascii=False)
+            yield ("\n  " if count == 0 else ",\n  ") + json.dumps(
+                record(article, request), ensure_ascii=False
+            )
             count += 1
         yield ("\n ]" if count else "]") + f',\n "count": {count}\n}}\n'
 
-    return _attachment(_buffered(pieces()), "application/json",
-                       _filename(search, stamp, "json"))
+    return _attachment(_buffered(pieces()), "application/json", _filename(search, stamp, "json"))

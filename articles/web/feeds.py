@@ -98,9 +98,11 @@ class SearchFeed(Feed):
         suffix = f"?{query}" if query else ""
         return FeedSearch(
             title=f"{ARCHIVE_NAME}: {describe(search)}",
-            subtitle=(f"The first {FEED_LENGTH} reports of this search, "
-                      f"{SORT_WORDS[search.sort]}. Every result: "
-                      f"{request.build_absolute_uri(reverse('search-export-csv') + suffix)}"),
+            subtitle=(
+                f"The first {FEED_LENGTH} reports of this search, "
+                f"{SORT_WORDS[search.sort]}. Every result: "
+                f"{request.build_absolute_uri(reverse('search-export-csv') + suffix)}"
+            ),
             search_url=reverse("search") + suffix,
             feed_url=reverse("search-feed") + suffix,
             articles=list(islice(search.articles(chunk=FEED_LENGTH), FEED_LENGTH)),

@@ -39,9 +39,12 @@ class EntitySitemap(Sitemap):
 
     def items(self):
         return (
-            self.model.objects.annotate(n=Count("articles", filter=_PUBLISHED),
-                                        last=Max("articles__updated", filter=_PUBLISHED))
-            .filter(n__gt=0).only("slug").order_by("pk")
+            self.model.objects.annotate(
+                n=Count("articles", filter=_PUBLISHED), last=Max("articles__updated", filter=_PUBLISHED)
+            )
+            .filter(n__gt=0)
+            .only("slug")
+            .order_by("pk")
         )
 
     def lastmod(self, item):
@@ -53,9 +56,12 @@ class DateSitemap(Sitemap):
 
     def items(self):
         months = (
-            Article.objects.published().order_by()
+            Article.objects.published()
+            .order_by()
             .annotate(y=ExtractYear("published"), m=ExtractMonth("published"))
-            .values("y", "m").annotate(last=Max("updated")).order_by("y", "m")
+            .values("y", "m")
+            .annotate(last=Max("updated"))
+            .order_by("y", "m")
         )
         items, years = [], {}
         for row in months:
@@ -76,14 +82,21 @@ class DateSitemap(Sitemap):
 # Classes, not instances: Django's sitemap keeps per-request state on the object.
 SITEMAPS = {
     "articles": ArticleSitemap,
-    **{kind.path: type(f"{kind.model.__name__}Sitemap", (EntitySitemap,), {"model": kind.model})
-       for kind in KINDS.values()},
+    **{
+        kind.path: type(f"{kind.model.__name__}Sitemap", (EntitySitemap,), {"model": kind.model})
+        for kind in KINDS.values()
+    },
     "dates": DateSitemap,
 }
 
 
 @require_safe
 def robots_txt(request):
-    return render(request, "robots.txt", {
-        "sitemap_url": request.build_absolute_uri(reverse("sitemap-index")),
-    }, content_type="text/plain; charset=utf-8")
+    return render(
+        request,
+        "robots.txt",
+        {
+            "sitemap_url": request.build_absolute_uri(reverse("sitemap-index")),
+        },
+        content_type="text/plain; charset=utf-8",
+    )

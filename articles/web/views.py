@@ -32,8 +32,12 @@ def search_page(request):
     try:
         page = search.page()
     except PastTheEnd as exc:
-        return render(request, "articles/search.html",
-                      {"not_found": str(exc), "q": request.GET.get("q", "")}, status=404)
+        return render(
+            request,
+            "articles/search.html",
+            {"not_found": str(exc), "q": request.GET.get("q", "")},
+            status=404,
+        )
     return render(request, "articles/search.html", {"page": page, "q": page.q})
 
 
@@ -47,18 +51,25 @@ def article_detail(request, slug):
     article = Article.objects.visible_to(request.user).with_metadata().filter(slug=slug).first()
     if article is None:
         raise NotFound("No published article has this address.")
-    return render(request, "articles/article.html", {
-        "article": article,
-        "related": related_articles(article) if article.is_published else [],
-        "accessed": timezone.now(),
-        "permalink": request.build_absolute_uri(article.get_absolute_url()),
-    })
+    return render(
+        request,
+        "articles/article.html",
+        {
+            "article": article,
+            "related": related_articles(article) if article.is_published else [],
+            "accessed": timezone.now(),
+            "permalink": request.build_absolute_uri(article.get_absolute_url()),
+        },
+    )
 
 
 class EntityListForm(forms.Form):
     q = forms.CharField(max_length=100, required=False, strip=True)
-    sort = forms.ChoiceField(choices=[(s, s) for s in overview.ENTITY_SORTS], required=False,
-                             error_messages={"invalid_choice": "Sort by name or by count."})
+    sort = forms.ChoiceField(
+        choices=[(s, s) for s in overview.ENTITY_SORTS],
+        required=False,
+        error_messages={"invalid_choice": "Sort by name or by count."},
+    )
 
 
 def entity_list(request, kind):
@@ -74,13 +85,25 @@ def entity_list(request, kind):
     except overview.NoSuchPage as exc:
         raise NotFound(str(exc)) from exc
     keep = {k: v for k, v in (("q", typed), ("sort", sort if sort != "name" else "")) if v}
-    return render(request, "articles/entity_list.html", {
-        "kind": kind.name, "plural": kind.plural, "singular": kind.label, "entities": page,
-        "show_countries": kind.name == "city",
-        "q": "", "typed": typed, "sort": sort, "errors": errors,
-        "query_string": urlencode(keep), "sort_links": {
-            option: "?" + urlencode({**keep, "sort": option}) for option in overview.ENTITY_SORTS},
-    })
+    return render(
+        request,
+        "articles/entity_list.html",
+        {
+            "kind": kind.name,
+            "plural": kind.plural,
+            "singular": kind.label,
+            "entities": page,
+            "show_countries": kind.name == "city",
+            "q": "",
+            "typed": typed,
+            "sort": sort,
+            "errors": errors,
+            "query_string": urlencode(keep),
+            "sort_links": {
+                option: "?" + urlencode({**keep, "sort": option}) for option in overview.ENTITY_SORTS
+            },
+        },
+    )
 
 
 def entity_detail(request, kind, slug):
@@ -96,10 +119,19 @@ def entity_detail(request, kind, slug):
         context = overview.entity(kind, entity, number=request.GET.get("page"), search_url=search_url)
     except overview.NoSuchPage as exc:
         raise NotFound(str(exc)) from exc
-    return render(request, "articles/entity_detail.html", {
-        "kind": kind.name, "singular": kind.label, "plural": kind.plural, "entity": entity,
-        "search_url": search_url, "public": public, **context,
-    })
+    return render(
+        request,
+        "articles/entity_detail.html",
+        {
+            "kind": kind.name,
+            "singular": kind.label,
+            "plural": kind.plural,
+            "entity": entity,
+            "search_url": search_url,
+            "public": public,
+            **context,
+        },
+    )
 
 
 def not_found(request, exception=None):

@@ -58,8 +58,14 @@ def shared_browser(chromium_executable):
     with sync_playwright() as p:
         browser = p.chromium.launch(
             executable_path=chromium_executable,
-            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                  "--disable-component-update", "--no-first-run", "--disable-sync"],
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--no-first-run",
+                "--disable-sync",
+            ],
         )
         yield browser
         browser.close()
@@ -97,13 +103,14 @@ def vnu():
     if not java:
         unavailable("java is not installed: the Nu HTML Checker (vnu.jar) needs it")
     if not VNU_JAR.exists():
-        unavailable(f"the Nu HTML Checker is not installed at {VNU_JAR} (`make test` installs "
-                    "it with npm)")
+        unavailable(f"the Nu HTML Checker is not installed at {VNU_JAR} (`make test` installs it with npm)")
 
     def check(paths: list[Path]) -> dict[Path, list[dict]]:
         done = subprocess.run(
             [java, "-jar", str(VNU_JAR), "--errors-only", "--format", "json", *map(str, paths)],
-            capture_output=True, text=True, timeout=300,
+            capture_output=True,
+            text=True,
+            timeout=300,
         )
         try:
             messages = json.loads(done.stderr or done.stdout or "{}").get("messages", [])
@@ -151,8 +158,9 @@ def archive_site(django_db_blocker, index_dir: Path, load):
     from articles import search
 
     index_dir.mkdir(parents=True, exist_ok=True)
-    settings = override_settings(ARCHIVE_INDEX_DIR=index_dir,
-                                 ALLOWED_HOSTS=["127.0.0.1", "localhost", "testserver"])
+    settings = override_settings(
+        ARCHIVE_INDEX_DIR=index_dir, ALLOWED_HOSTS=["127.0.0.1", "localhost", "testserver"]
+    )
     with django_db_blocker.unblock():
         settings.enable()
         search.reset_backend()

@@ -14,35 +14,94 @@ SOURCES = ["Reuters", "Associated Press", "Kazinform", "Vlast.kz", "Eurasianet",
 
 # (city, country): Kazakh cities first, so most records land there.
 CITIES = [
-    ("Almaty", "Kazakhstan"), ("Astana", "Kazakhstan"), ("Shymkent", "Kazakhstan"),
-    ("Karaganda", "Kazakhstan"), ("Aktobe", "Kazakhstan"), ("Taraz", "Kazakhstan"),
-    ("Pavlodar", "Kazakhstan"), ("Ust-Kamenogorsk", "Kazakhstan"), ("Semey", "Kazakhstan"),
-    ("Atyrau", "Kazakhstan"), ("Kostanay", "Kazakhstan"), ("Kyzylorda", "Kazakhstan"),
-    ("Uralsk", "Kazakhstan"), ("Petropavl", "Kazakhstan"), ("Aktau", "Kazakhstan"),
-    ("Temirtau", "Kazakhstan"), ("Turkestan", "Kazakhstan"), ("Kokshetau", "Kazakhstan"),
-    ("Taldykorgan", "Kazakhstan"), ("Ekibastuz", "Kazakhstan"), ("Zhanaozen", "Kazakhstan"),
-    ("Bishkek", "Kyrgyzstan"), ("Osh", "Kyrgyzstan"), ("Jalal-Abad", "Kyrgyzstan"),
-    ("Karakol", "Kyrgyzstan"), ("Tashkent", "Uzbekistan"), ("Samarkand", "Uzbekistan"),
-    ("Nukus", "Uzbekistan"), ("Andijan", "Uzbekistan"), ("Minsk", "Belarus"), ("Brest", "Belarus"),
-    ("Gomel", "Belarus"), ("Grodno", "Belarus"), ("Tbilisi", "Georgia"), ("Batumi", "Georgia"),
-    ("Kutaisi", "Georgia"), ("Yerevan", "Armenia"), ("Gyumri", "Armenia"), ("Baku", "Azerbaijan"),
+    ("Almaty", "Kazakhstan"),
+    ("Astana", "Kazakhstan"),
+    ("Shymkent", "Kazakhstan"),
+    ("Karaganda", "Kazakhstan"),
+    ("Aktobe", "Kazakhstan"),
+    ("Taraz", "Kazakhstan"),
+    ("Pavlodar", "Kazakhstan"),
+    ("Ust-Kamenogorsk", "Kazakhstan"),
+    ("Semey", "Kazakhstan"),
+    ("Atyrau", "Kazakhstan"),
+    ("Kostanay", "Kazakhstan"),
+    ("Kyzylorda", "Kazakhstan"),
+    ("Uralsk", "Kazakhstan"),
+    ("Petropavl", "Kazakhstan"),
+    ("Aktau", "Kazakhstan"),
+    ("Temirtau", "Kazakhstan"),
+    ("Turkestan", "Kazakhstan"),
+    ("Kokshetau", "Kazakhstan"),
+    ("Taldykorgan", "Kazakhstan"),
+    ("Ekibastuz", "Kazakhstan"),
+    ("Zhanaozen", "Kazakhstan"),
+    ("Bishkek", "Kyrgyzstan"),
+    ("Osh", "Kyrgyzstan"),
+    ("Jalal-Abad", "Kyrgyzstan"),
+    ("Karakol", "Kyrgyzstan"),
+    ("Tashkent", "Uzbekistan"),
+    ("Samarkand", "Uzbekistan"),
+    ("Nukus", "Uzbekistan"),
+    ("Andijan", "Uzbekistan"),
+    ("Minsk", "Belarus"),
+    ("Brest", "Belarus"),
+    ("Gomel", "Belarus"),
+    ("Grodno", "Belarus"),
+    ("Tbilisi", "Georgia"),
+    ("Batumi", "Georgia"),
+    ("Kutaisi", "Georgia"),
+    ("Yerevan", "Armenia"),
+    ("Gyumri", "Armenia"),
+    ("Baku", "Azerbaijan"),
     ("Dushanbe", "Tajikistan"),
 ]
 
 ACTORS = [
-    "Kassym-Jomart Tokayev", "Nursultan Nazarbayev", "Democratic Choice of Kazakhstan",
-    "Mukhtar Ablyazov", "Oyan, Qazaqstan", "Human Rights Watch", "Amnesty International",
-    "Ministry of Internal Affairs", "Almaty City Police Department", "Federation of Trade Unions",
-    "Sadyr Japarov", "Sooronbay Jeenbekov", "Svetlana Tikhanovskaya", "Alexander Lukashenko",
-    "Nikol Pashinyan", "Shavkat Mirziyoyev", "European Union", "OSCE", "Central Election Commission",
+    "Kassym-Jomart Tokayev",
+    "Nursultan Nazarbayev",
+    "Democratic Choice of Kazakhstan",
+    "Mukhtar Ablyazov",
+    "Oyan, Qazaqstan",
+    "Human Rights Watch",
+    "Amnesty International",
+    "Ministry of Internal Affairs",
+    "Almaty City Police Department",
+    "Federation of Trade Unions",
+    "Sadyr Japarov",
+    "Sooronbay Jeenbekov",
+    "Svetlana Tikhanovskaya",
+    "Alexander Lukashenko",
+    "Nikol Pashinyan",
+    "Shavkat Mirziyoyev",
+    "European Union",
+    "OSCE",
+    "Central Election Commission",
     "Bolat Dembaev",
 ]
 
-SUBJECTS = ["oil workers", "students", "pensioners", "farmers", "mothers of large families",
-            "opposition supporters", "miners", "teachers", "journalists", "residents"]
+SUBJECTS = [
+    "oil workers",
+    "students",
+    "pensioners",
+    "farmers",
+    "mothers of large families",
+    "opposition supporters",
+    "miners",
+    "teachers",
+    "journalists",
+    "residents",
+]
 ACTIONS = ["rally", "strike", "picket", "march", "sit-in", "hunger strike", "protest"]
-DEMANDS = ["higher wages", "the release of detained activists", "fair elections",
-           "lower utility prices", "land reform", "clean air", "housing", "freedom of assembly"]
+DEMANDS = [
+    "higher wages",
+    "the release of detained activists",
+    "fair elections",
+    "lower utility prices",
+    "land reform",
+    "clean air",
+    "housing",
+    "freedom of assembly",
+]
 OUTCOMES = [
     "Police detained {n} people and released most of them by the evening.",
     "The authorities called the gathering unsanctioned and fined {n} participants.",
@@ -68,31 +127,34 @@ def records(n: int = 300, seed: int = 2020) -> list[dict]:
         actors = rng.sample(ACTORS, rng.randint(1, 3))
         published = first + dt.timedelta(days=rng.randrange(days + 1))
         count = rng.randint(3, 400)
-        body = "\n\n".join([
-            f"{subject.capitalize()} held a {action} in {' and '.join(cities)} on "
-            f"{published:%d %B %Y}, demanding {demand}. Organisers said about {count} people "
-            f"took part; {actors[0]} was named in their statement.",
-            rng.choice(OUTCOMES).format(n=rng.randint(2, 60)),
-            f"Report number {i + 1} in the generated corpus, filed from {cities[0]}, {country}.",
-        ])
-        out.append({
-            "id": f"gen-{i + 1:04d}",
-            "title": f"{subject.capitalize()} {action} in {cities[0]} over {demand} (#{i + 1})",
-            "body": body,
-            "published": published.isoformat(),
-            "source": rng.choice(SOURCES),
-            "cities": cities,
-            "actors": actors,
-            "country": country,
-            "url": f"https://example.org/reports/{i + 1}",
-            "language": "en",
-        })
+        body = "\n\n".join(
+            [
+                f"{subject.capitalize()} held a {action} in {' and '.join(cities)} on "
+                f"{published:%d %B %Y}, demanding {demand}. Organisers said about {count} people "
+                f"took part; {actors[0]} was named in their statement.",
+                rng.choice(OUTCOMES).format(n=rng.randint(2, 60)),
+                f"Report number {i + 1} in the generated corpus, filed from {cities[0]}, {country}.",
+            ]
+        )
+        out.append(
+            {
+                "id": f"gen-{i + 1:04d}",
+                "title": f"{subject.capitalize()} {action} in {cities[0]} over {demand} (#{i + 1})",
+                "body": body,
+                "published": published.isoformat(),
+                "source": rng.choice(SOURCES),
+                "cities": cities,
+                "actors": actors,
+                "country": country,
+                "url": f"https://example.org/reports/{i + 1}",
+                "language": "en",
+            }
+        )
     return out
 
 
 def write_jsonl(path: Path, items: list[dict]) -> Path:
-    path.write_text("".join(json.dumps(item, ensure_ascii=False) + "\n" for item in items),
-                    encoding="utf-8")
+    path.write_text("".join(json.dumps(item, ensure_ascii=False) + "\n" for item in items), encoding="utf-8")
     return path
 
 

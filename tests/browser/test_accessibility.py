@@ -29,11 +29,29 @@ WIDTHS = (320, 390, 768, 1280, 1600)
 LONG_TEXT, READABLE_MEASURE = 100, "80ch"
 
 PAGE_NAMES = [
-    "home", "search", "search-query-filters", "search-facet-filter", "search-page-2",
-    "search-no-results", "search-bad-parameter", "search-past-the-end", "article",
-    "city-list", "city-list-filtered", "city", "actor-list", "actor", "source-list", "source",
-    "country-list", "country", "unpublished-entity", "archive-year", "archive-month",
-    "archive-empty-year", "not-found",
+    "home",
+    "search",
+    "search-query-filters",
+    "search-facet-filter",
+    "search-page-2",
+    "search-no-results",
+    "search-bad-parameter",
+    "search-past-the-end",
+    "article",
+    "city-list",
+    "city-list-filtered",
+    "city",
+    "actor-list",
+    "actor",
+    "source-list",
+    "source",
+    "country-list",
+    "country",
+    "unpublished-entity",
+    "archive-year",
+    "archive-month",
+    "archive-empty-year",
+    "not-found",
 ]
 
 
@@ -47,15 +65,18 @@ def page_paths() -> dict[str, str]:
     empty = factories.city(name="Zhezkazgan")  # no published report names it: not public
     published = Article.objects.published()
     newest = published.newest_first().first()
-    top = {model: model.objects.annotate(n=Count("articles")).order_by("-n", "name").first()
-           for model in (City, Actor, Source, Country)}
+    top = {
+        model: model.objects.annotate(n=Count("articles")).order_by("-n", "name").first()
+        for model in (City, Actor, Source, Country)
+    }
     word = "protest"
     paths = {
         "home": "/",
         "search": "/search/",
-        "search-query-filters": "/search/?" + urlencode(
-            [("q", word), ("city", top[City].slug), ("year", newest.published.year),
-             ("sort", "newest")]),
+        "search-query-filters": "/search/?"
+        + urlencode(
+            [("q", word), ("city", top[City].slug), ("year", newest.published.year), ("sort", "newest")]
+        ),
         "search-facet-filter": "/search/?" + urlencode([("q", word), ("facet_city", "a")]),
         # Numbered pagination, with fewer per page where the archive is small (the seeds).
         "search-page-2": "/search/?page=2" if published.count() > 20 else "/search/?per_page=2&page=2",
@@ -117,8 +138,10 @@ def crawl(site, shared_browser, tmp_path_factory):
     requested: list[str] = []
     page.on("request", lambda request: requested.append(request.url))
     refused: list[str] = []  # what the Content-Security-Policy blocked
-    page.on("console", lambda message: refused.append(message.text)
-            if "Content Security Policy" in message.text else None)
+    page.on(
+        "console",
+        lambda message: refused.append(message.text) if "Content Security Policy" in message.text else None,
+    )
     records = {}
     for name, path in site.paths.items():
         requested.clear()
@@ -127,8 +150,13 @@ def crawl(site, shared_browser, tmp_path_factory):
         html = response.text()
         file = out / f"{name}.html"
         file.write_text(html, encoding="utf-8")
-        record = {"path": path, "status": response.status, "file": file,
-                  "scripts": page.locator("script").count(), "widths": {}}
+        record = {
+            "path": path,
+            "status": response.status,
+            "file": file,
+            "scripts": page.locator("script").count(),
+            "widths": {},
+        }
         for width in WIDTHS:
             page.set_viewport_size({"width": width, "height": 900})
             record["widths"][width] = page.evaluate(LAYOUT_JS, [LONG_TEXT, READABLE_MEASURE])
@@ -141,7 +169,9 @@ def crawl(site, shared_browser, tmp_path_factory):
             page.evaluate(AXE_JS.read_text(encoding="utf-8"))
             record["axe"] = page.evaluate(
                 "tags => axe.run(document, {runOnly: {type: 'tag', values: tags},"
-                " resultTypes: ['violations']}).then(r => r.violations)", WCAG_TAGS)
+                " resultTypes: ['violations']}).then(r => r.violations)",
+                WCAG_TAGS,
+            )
         records[name] = record
     context.close()
     return records
@@ -210,18 +240,24 @@ def validation(crawl, vnu):
 @pytest.mark.parametrize("name", PAGE_NAMES)
 def test_served_html_is_valid(crawl, validation, name):
     record = crawl[name]
-    errors = [f"line {m.get('lastLine')}: {m['message']}\n    {m.get('extract', '').strip()}"
-              for m in validation[name]]
+    errors = [
+        f"line {m.get('lastLine')}: {m['message']}\n    {m.get('extract', '').strip()}"
+        for m in validation[name]
+    ]
     assert not errors, f"vnu on {record['path']}:\n" + "\n".join(errors)
 
 
 @pytest.mark.parametrize("name", PAGE_NAMES)
 def test_no_horizontal_scrolling_from_320_to_1600_px(crawl, name):
     record = crawl[name]
-    too_wide = {width: (layout["scrollWidth"], layout["overflowing"])
-                for width, layout in record["widths"].items() if layout["scrollWidth"] > width}
-    assert not too_wide, f"{record['path']} scrolls sideways (width: (scrollWidth, " \
-                         f"overflowing elements)): {too_wide}"
+    too_wide = {
+        width: (layout["scrollWidth"], layout["overflowing"])
+        for width, layout in record["widths"].items()
+        if layout["scrollWidth"] > width
+    }
+    assert not too_wide, (
+        f"{record['path']} scrolls sideways (width: (scrollWidth, overflowing elements)): {too_wide}"
+    )
 
 
 @pytest.mark.parametrize("name", PAGE_NAMES)
@@ -274,8 +310,16 @@ FOCUS_JS = """() => {
 
 # The header's tab stops, in order, before anything in <main>: the skip link, the archive's
 # name (a link home), the search box and its button, the browse links.
-HEADER_STOPS = ["skip link", "home link", "search box", "search button",
-                "All reports", "Cities", "Actors", "Sources"]
+HEADER_STOPS = [
+    "skip link",
+    "home link",
+    "search box",
+    "search button",
+    "All reports",
+    "Cities",
+    "Actors",
+    "Sources",
+]
 
 
 def describe(stop: dict) -> str:
@@ -295,8 +339,9 @@ FOCUS_STOPS = 20  # tab stops checked for a visible focus indicator on each page
 
 @pytest.fixture(scope="module")
 def keyboard_page(site, shared_browser):
-    context = shared_browser.new_context(base_url=site.url, java_script_enabled=False,
-                                         viewport={"width": 1280, "height": 900})
+    context = shared_browser.new_context(
+        base_url=site.url, java_script_enabled=False, viewport={"width": 1280, "height": 900}
+    )
     page = context.new_page()
     page.set_default_timeout(15000)
     yield page
@@ -315,11 +360,14 @@ def test_tab_reaches_the_skip_link_then_the_search_box_and_focus_is_visible(site
             break  # past the last control
         stops.append(focused)
 
-    header = [describe(stop) for stop in stops[:len(HEADER_STOPS)]]
+    header = [describe(stop) for stop in stops[: len(HEADER_STOPS)]]
     assert header == HEADER_STOPS, f"{site.paths[name]}: the first tab stops are {header}"
     assert stops[0]["inView"], "the skip link stays off screen when focused"
-    unseen = [f"{s['tag']}.{s['cls']} “{s['text']}”" for s in stops
-              if not (s["outline"] or s["shadow"]) or not s["inView"]]
+    unseen = [
+        f"{s['tag']}.{s['cls']} “{s['text']}”"
+        for s in stops
+        if not (s["outline"] or s["shadow"]) or not s["inView"]
+    ]
     assert not unseen, f"{site.paths[name]}: no visible focus on {unseen}"
 
     # The skip link leads into <main>: the next Tab lands on main's first control.

@@ -14,8 +14,12 @@ PASSWORD = "correct-horse-battery-staple-42"
 def test_admin_pages_run_whole_under_the_policy(browser, live_server):
     User.objects.create_superuser("root", "root@example.org", PASSWORD)
     almaty = f.city("Almaty", aliases=["Alma-Ata"])
-    article = f.article("Rally in Almaty", "Workers rallied in Alma-Ata and Astana.",
-                        cities=[almaty], actors=[f.actor("Workers' union")])
+    article = f.article(
+        "Rally in Almaty",
+        "Workers rallied in Alma-Ata and Astana.",
+        cities=[almaty],
+        actors=[f.actor("Workers' union")],
+    )
     f.city("Astana")
     context = browser.new_context(base_url=live_server.url)  # the admin needs JavaScript
     page = context.new_page()
@@ -28,9 +32,15 @@ def test_admin_pages_run_whole_under_the_policy(browser, live_server):
         page.get_by_label("Password").fill(PASSWORD)
         page.get_by_role("button", name="Log in").click()
         page.wait_for_url(re.compile(r"/admin/$"))
-        for path in ("/admin/", "/admin/articles/article/", f"/admin/articles/article/{article.pk}/change/",
-                     f"/admin/articles/article/{article.pk}/history/", "/admin/articles/city/",
-                     f"/admin/articles/city/{almaty.pk}/change/", "/admin/articles/article/add/"):
+        for path in (
+            "/admin/",
+            "/admin/articles/article/",
+            f"/admin/articles/article/{article.pk}/change/",
+            f"/admin/articles/article/{article.pk}/history/",
+            "/admin/articles/city/",
+            f"/admin/articles/city/{almaty.pk}/change/",
+            "/admin/articles/article/add/",
+        ):
             response = page.goto(path)
             assert response.status == 200, path
             assert refused == [], (path, refused)

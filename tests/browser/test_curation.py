@@ -70,7 +70,8 @@ def test_contributor_review_publish_bulk_edit_revert_merge_undo(admin_page, live
     assert options == ["Draft", "Ready for review"]
     page.locator("#id_title").fill(f"{UNIQUE} march in Alma-Ata")
     page.locator("#id_body").fill(
-        f"Supporters of {UNIQUE} marched in Alma-Ata with {SECRET} banners. Tokayev did not comment.")
+        f"Supporters of {UNIQUE} marched in Alma-Ata with {SECRET} banners. Tokayev did not comment."
+    )
     page.locator("#id_published").fill("2021-05-01")
     page.locator("select#id_status").select_option("review")
     page.locator("input[name=_save]").click()
@@ -79,9 +80,18 @@ def test_contributor_review_publish_bulk_edit_revert_merge_undo(admin_page, live
     assert draft.status == "review"
 
     # The public sees it nowhere while it waits.
-    for path in ["/", f"/search/?q={UNIQUE}", f"/api/search/?q={UNIQUE}", f"/search/feed/?q={UNIQUE}",
-                 f"/search/export.csv?q={UNIQUE}", f"/search/export.json?q={UNIQUE}", "/sitemap.xml",
-                 f"/articles/{draft.slug}/", f"/api/articles/{draft.slug}/", "/archive/2021/"]:
+    for path in [
+        "/",
+        f"/search/?q={UNIQUE}",
+        f"/api/search/?q={UNIQUE}",
+        f"/search/feed/?q={UNIQUE}",
+        f"/search/export.csv?q={UNIQUE}",
+        f"/search/export.json?q={UNIQUE}",
+        "/sitemap.xml",
+        f"/articles/{draft.slug}/",
+        f"/api/articles/{draft.slug}/",
+        "/archive/2021/",
+    ]:
         status, text = public_text(page, path)
         assert status in (200, 404), path
         assert SECRET.lower() not in text.lower(), path
@@ -129,7 +139,8 @@ def test_contributor_review_publish_bulk_edit_revert_merge_undo(admin_page, live
     assert draft.history.first().history_change_reason == f"revert to version {before.history_id}"
     # No published report names Taraz any more: it is not a city the public knows.
     assert public_json(page, f"/api/search/?q={UNIQUE}&city=taraz") == {
-        "errors": {"city": "There is no city “taraz”."}}
+        "errors": {"city": "There is no city “taraz”."}
+    }
     assert "Taraz" not in public_text(page, f"/articles/{draft.slug}/")[1]
 
     # The curator merges the two spellings of one actor...

@@ -54,8 +54,10 @@ def result_count(page) -> int:
 
 def chips(page) -> list[str]:
     """The active filters as read aloud, without the "×" and "(remove this filter)"."""
-    return [" ".join(t.replace("×", "").replace("(remove this filter)", "").split())
-            for t in page.locator(".chip").all_inner_texts()]
+    return [
+        " ".join(t.replace("×", "").replace("(remove this filter)", "").split())
+        for t in page.locator(".chip").all_inner_texts()
+    ]
 
 
 def facet(page, name: str):
@@ -67,8 +69,7 @@ def facet_values(page, name: str) -> dict[str, int]:
     values = {}
     for item in facet(page, name).locator("li").all():
         if item.is_visible():
-            label = " ".join(item.locator("a").inner_text().replace("✓", "")
-                             .replace("Selected:", "").split())
+            label = " ".join(item.locator("a").inner_text().replace("✓", "").replace("Selected:", "").split())
             values[label] = int(item.locator(".count").inner_text())
     return values
 
@@ -189,14 +190,14 @@ def test_open_a_report_follow_its_city_then_browse_by_date(page):
     neighbours = page.get_by_role("navigation", name="Neighbouring years")
     neighbours.get_by_role("link", name=str(int(year) - 1)).click()
     assert page.locator("h1").inner_text() == f"Reports from {int(year) - 1}"
-    page.get_by_role("navigation", name="Neighbouring years").get_by_role(
-        "link", name=year).click()
+    page.get_by_role("navigation", name="Neighbouring years").get_by_role("link", name=year).click()
     assert page.locator("h1").inner_text() == f"Reports from {year}"
     # A month of the chart, then the month after it.
     page.get_by_role("link", name=re.compile(r"^March \d{4}: ")).click()
     assert urlsplit(page.url).path == f"/archive/{year}/03/"
     page.get_by_role("navigation", name="Neighbouring months").get_by_role(
-        "link", name=f"April {year}").click()
+        "link", name=f"April {year}"
+    ).click()
     assert urlsplit(page.url).path == f"/archive/{year}/04/"
 
 
@@ -210,8 +211,7 @@ def test_feed_and_exports_hold_the_search_results(page, site):
 
     with page.expect_download() as csv_download:
         formats.get_by_role("link", name="CSV").click()
-    rows = list(csv.DictReader(io.StringIO(
-        Path(csv_download.value.path()).read_text(encoding="utf-8-sig"))))
+    rows = list(csv.DictReader(io.StringIO(Path(csv_download.value.path()).read_text(encoding="utf-8-sig"))))
     assert len(rows) == count
     assert {row["title"] for row in rows} == titles
     assert all({"Almaty", "Astana"} & set(row["cities"].split(";")) for row in rows)

@@ -18,8 +18,9 @@ PAYLOADS = SHARED / "security" / "xss-payload-list.txt"
 def payloads():
     if not PAYLOADS.exists():
         pytest.skip("shared/security/xss-payload-list.txt is not here")
-    return [line for line in PAYLOADS.read_text(encoding="utf-8", errors="replace").splitlines()
-            if line.strip()]
+    return [
+        line for line in PAYLOADS.read_text(encoding="utf-8", errors="replace").splitlines() if line.strip()
+    ]
 
 
 @pytest.fixture
@@ -39,18 +40,23 @@ def test_no_payload_executes_in_any_field_or_parameter(js_page, payloads, tmp_pa
     records = []
     for n, payload in enumerate(payloads):
         name = payload[:400]
-        records.append({
-            "id": f"xss-{n}", "title": payload[:500], "body": f"Protest report. {payload}",
-            "published": f"{2000 + n % 20}-01-01",
-            "source": name if n % 50 == 0 else "Outlet",
-            "cities": [name] if n % 10 == 0 else ["Almaty"],
-            "actors": [name] if n % 10 == 5 else [],
-        })
+        records.append(
+            {
+                "id": f"xss-{n}",
+                "title": payload[:500],
+                "body": f"Protest report. {payload}",
+                "published": f"{2000 + n % 20}-01-01",
+                "source": name if n % 50 == 0 else "Outlet",
+                "cities": [name] if n % 10 == 0 else ["Almaty"],
+                "actors": [name] if n % 10 == 5 else [],
+            }
+        )
     path = tmp_path / "xss.jsonl"
     path.write_text("".join(json.dumps(r) + "\n" for r in records), encoding="utf-8")
     try:
-        call_command("import_articles", str(path), stdout=open("/dev/null", "w"),
-                     stderr=open("/dev/null", "w"))
+        call_command(
+            "import_articles", str(path), stdout=open("/dev/null", "w"), stderr=open("/dev/null", "w")
+        )
     except SystemExit:
         pass  # records too long for a field are reported and skipped; the rest are in
     assert Article.objects.count() > len(payloads) * 0.9
@@ -77,6 +83,7 @@ def test_no_payload_executes_in_any_field_or_parameter(js_page, payloads, tmp_pa
     from urllib.parse import urlencode
 
     for payload in payloads[:: max(1, len(payloads) // 120)]:
-        page.goto("/search/?" + urlencode({"q": payload[:900], "city": payload[:90],
-                                            "date_from": payload[:30]}))
+        page.goto(
+            "/search/?" + urlencode({"q": payload[:900], "city": payload[:90], "date_from": payload[:30]})
+        )
     assert page.fired == []

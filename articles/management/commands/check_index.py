@@ -17,9 +17,11 @@ class Command(BaseCommand):
         lines = []
         if drift.index_missing:
             lines.append("the index is missing or of an older schema")
-        for label, pks in (("missing from the index", drift.missing),
-                           ("outdated in the index", drift.stale),
-                           ("in the index but not published", drift.extra)):
+        for label, pks in (
+            ("missing from the index", drift.missing),
+            ("outdated in the index", drift.stale),
+            ("in the index but not published", drift.extra),
+        ):
             if pks:
                 shown = ", ".join(map(str, pks[:20])) + (" ..." if len(pks) > 20 else "")
                 lines.append(f"{len(pks)} article(s) {label}: {shown}")

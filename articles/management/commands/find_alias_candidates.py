@@ -14,7 +14,8 @@ class Command(BaseCommand):
     def handle(self, *args, **options):
         new = find_candidates()
         for candidate in new:
-            self.stdout.write(f"{candidate.get_kind_display()}: {candidate.first_name} / "
-                              f"{candidate.second_name}")
+            self.stdout.write(
+                f"{candidate.get_kind_display()}: {candidate.first_name} / {candidate.second_name}"
+            )
         pending = AliasCandidate.objects.filter(decision=AliasCandidate.Decision.PROPOSED).count()
         self.stdout.write(f"{len(new)} new proposal(s); {pending} awaiting a curator's decision.")

@@ -16,22 +16,34 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("paths", nargs="+", metavar="PATH")
-        parser.add_argument("--format", choices=["auto", *FORMATS], default="auto",
-                            help="file format (default: from the file name; .jsonl, .csv, else text)")
-        parser.add_argument("--status", choices=["draft", "published"], default=None,
-                            help="status of new articles (default: the record's own, else "
-                                 "published; plain text always lands as draft)")
-        parser.add_argument("--dry-run", action="store_true",
-                            help="check and report everything, write nothing")
-        parser.add_argument("--batch-size", type=int, default=BATCH_SIZE,
-                            help=f"records per transaction (default {BATCH_SIZE})")
+        parser.add_argument(
+            "--format",
+            choices=["auto", *FORMATS],
+            default="auto",
+            help="file format (default: from the file name; .jsonl, .csv, else text)",
+        )
+        parser.add_argument(
+            "--status",
+            choices=["draft", "published"],
+            default=None,
+            help="status of new articles (default: the record's own, else "
+            "published; plain text always lands as draft)",
+        )
+        parser.add_argument(
+            "--dry-run", action="store_true", help="check and report everything, write nothing"
+        )
+        parser.add_argument(
+            "--batch-size",
+            type=int,
+            default=BATCH_SIZE,
+            help=f"records per transaction (default {BATCH_SIZE})",
+        )
 
     def handle(self, *args, paths, format, status, dry_run, batch_size, **options):
         if batch_size < 1:
             raise CommandError("--batch-size must be at least 1")
         progress = Progress(self.stderr, None, "Importing")
-        importer = Importer(status=status, dry_run=dry_run, batch_size=batch_size,
-                            progress=progress.update)
+        importer = Importer(status=status, dry_run=dry_run, batch_size=batch_size, progress=progress.update)
         report = importer.run(paths, format)
         progress.finish()
         for note in report.notes:

@@ -11,7 +11,8 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument(
-            "--if-stale", action="store_true",
+            "--if-stale",
+            action="store_true",
             help="Only rebuild when the index is missing, of an older schema, or out of step.",
         )
 
@@ -22,8 +23,9 @@ class Command(BaseCommand):
                 self.stdout.write("Index is up to date.")
             else:
                 fixed = len(drift.missing) + len(drift.stale) + len(drift.extra)
-                self.stdout.write(f"Index brought up to date ({fixed} document{'s' if fixed != 1 else ''}"
-                                  " fixed).")
+                self.stdout.write(
+                    f"Index brought up to date ({fixed} document{'s' if fixed != 1 else ''} fixed)."
+                )
             return
         total = Article.objects.published().count()
         progress = Progress(self.stdout, total, "Indexing")

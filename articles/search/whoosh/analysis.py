@@ -79,7 +79,9 @@ def build_schema(text_fields, id_fields) -> Schema:
         language=ID(),
         **{name: TEXT(analyzer=text) for name in text_fields},
         # Scoring only (plain words): no positions, phrases use the title and body fields.
-        **{TEXT_FIELD: TEXT(analyzer=text, phrase=False),
-           PREFIX_FIELD: TEXT(analyzer=prefix_analyzer(), phrase=False)},
+        **{
+            TEXT_FIELD: TEXT(analyzer=text, phrase=False),
+            PREFIX_FIELD: TEXT(analyzer=prefix_analyzer(), phrase=False),
+        },
         **{name: KEYWORD(scorable=False) for name in id_fields},
     )

@@ -82,8 +82,9 @@ class WhooshBackend(SearchBackend):
         try:
             return index.open_dir(str(self.path), indexname=INDEX_NAME)
         except (ImportError, AttributeError, EOFError, ValueError) as exc:
-            raise IndexUnavailable(f"the search index was written by another version ({exc}); "
-                                   "rebuild it") from exc
+            raise IndexUnavailable(
+                f"the search index was written by another version ({exc}); rebuild it"
+            ) from exc
 
     def close(self):
         with self._lock:
@@ -149,8 +150,11 @@ class WhooshBackend(SearchBackend):
                 corrector = searcher.corrector("spell")
             # The vocabulary keeps the words of deleted documents (an unpublished report)
             # until their segment is merged: offer only words a live document still holds.
-            live = (s for s in corrector.suggest(word.lower(), limit=5, maxdist=2, prefix=1)
-                    if not searcher.search(wq.Term("spell", s), limit=1).is_empty())
+            live = (
+                s
+                for s in corrector.suggest(word.lower(), limit=5, maxdist=2, prefix=1)
+                if not searcher.search(wq.Term("spell", s), limit=1).is_empty()
+            )
             suggestion = next(live, None)
             if suggestion:
                 corrected = re.sub(rf"\b{re.escape(word)}\b", suggestion, corrected, count=1)
@@ -162,8 +166,9 @@ class WhooshBackend(SearchBackend):
             searcher, columns = self._open_searcher(), self._columns
         return WhooshSelection(self, searcher, columns, criteria, names)
 
-    def highlight(self, q_text: str, texts: dict[int, str], *, length: int = 300,
-                  names=None) -> dict[int, str]:
+    def highlight(
+        self, q_text: str, texts: dict[int, str], *, length: int = 300, names=None
+    ) -> dict[int, str]:
         plan = q.parse(q_text, names)
         with self._lock:
             searcher = self._open_searcher()
@@ -229,8 +234,13 @@ class WhooshBackend(SearchBackend):
                 fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
 
     def _fields(self, doc: dict) -> dict:
-        fields = {"pk": str(doc["pk"]), "pk_number": doc["pk"], "stamp": doc["stamp"],
-                  "language": doc["language"], "date": doc.get("date", NO_DATE)}
+        fields = {
+            "pk": str(doc["pk"]),
+            "pk_number": doc["pk"],
+            "stamp": doc["stamp"],
+            "language": doc["language"],
+            "date": doc.get("date", NO_DATE),
+        }
         fields.update({name: doc.get(name, "") for name in QUERY_FIELDS})
         text = " ".join([fields["title"]] * TITLE_REPEAT + [fields["body"]])
         fields[TEXT_FIELD] = fields[PREFIX_FIELD] = text
@@ -282,9 +292,7 @@ class WhooshBackend(SearchBackend):
             else:
                 writer.cancel()
 
-    def rebuild(
-        self, documents: Iterable[dict], *, progress: Callable[[int], None] | None = None
-    ) -> int:
+    def rebuild(self, documents: Iterable[dict], *, progress: Callable[[int], None] | None = None) -> int:
         count = 0
         with self.writer_lock():
             self.path.mkdir(parents=True, exist_ok=True)

@@ -116,8 +116,11 @@ class SegmentColumns:
             if found is not None:
                 self._postings.move_to_end(key)
                 return found
-        found = _postings_of(reader.postings(field, term)) if (field, term) in reader \
+        found = (
+            _postings_of(reader.postings(field, term))
+            if (field, term) in reader
             else (np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float64))
+        )
         with self._plock:
             self._postings[key] = found
             if len(self._postings) > POSTINGS_CACHE:
@@ -129,8 +132,11 @@ class SegmentColumns:
         with self._plock:
             found = self._lengths.get(field)
         if found is None:
-            found = np.fromiter((reader.doc_field_length(d, field) or 0 for d in range(self.n)),
-                                dtype=np.float64, count=self.n)
+            found = np.fromiter(
+                (reader.doc_field_length(d, field) or 0 for d in range(self.n)),
+                dtype=np.float64,
+                count=self.n,
+            )
             with self._plock:
                 self._lengths[field] = found
         return found
@@ -161,8 +167,11 @@ class Columns:
 
     def __init__(self, searcher, kinds: list[str]):
         reader = searcher.reader()
-        languages = sorted({t.decode() if isinstance(t, bytes) else t for t in reader.lexicon("language")}) \
-            if reader.doc_count_all() else []
+        languages = (
+            sorted({t.decode() if isinstance(t, bytes) else t for t in reader.lexicon("language")})
+            if reader.doc_count_all()
+            else []
+        )
         self.languages = languages
         self.kinds = kinds
         self.segments: list[tuple[SegmentColumns, int]] = []
@@ -200,8 +209,10 @@ class Columns:
 
     def postings(self, field: str, term: str) -> np.ndarray:
         """Global document numbers holding `term` in `field` (deleted ones included)."""
-        parts = [c.postings(reader, field, term) + offset
-                 for (c, offset), reader in zip(self.segments, self.readers, strict=True)]
+        parts = [
+            c.postings(reader, field, term) + offset
+            for (c, offset), reader in zip(self.segments, self.readers, strict=True)
+        ]
         return np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64)
 
     def weighted(self, field: str, term: str) -> tuple[np.ndarray, np.ndarray]:
@@ -233,7 +244,7 @@ class Columns:
             multi = columns.multi[kind]
             if not len(multi.doc):
                 continue
-            chosen = mask[offset: offset + columns.n][multi.doc]
+            chosen = mask[offset : offset + columns.n][multi.doc]
             tally = np.bincount(multi.code[chosen], minlength=len(multi.ids))
             for code in np.flatnonzero(tally):
                 counts[int(multi.ids[code])] += int(tally[code])

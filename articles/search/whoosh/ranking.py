@@ -41,8 +41,11 @@ def word_leaves(node, boost: float = 1.0) -> list[tuple[str, str, float]] | None
     OR, whose Whoosh score is the sum of its matching words' scores; None for any other."""
     if isinstance(node, wq.Term):
         return [(node.fieldname, node.text, boost * node.boost)]
-    if isinstance(node, wq.And | wq.Or) and type(node) in (wq.And, wq.Or) and \
-            not getattr(node, "scale", None):
+    if (
+        isinstance(node, wq.And | wq.Or)
+        and type(node) in (wq.And, wq.Or)
+        and not getattr(node, "scale", None)
+    ):
         leaves = []
         for child in node.subqueries:
             found = word_leaves(child, boost * node.boost)
@@ -86,4 +89,3 @@ def top(scores: np.ndarray, docs: np.ndarray, limit: int | None) -> list[int]:
         docs = docs[scores[docs] >= floor]
     order = np.lexsort((docs, -scores[docs]))
     return docs[order][:limit].tolist()
-

@@ -190,13 +190,14 @@ class WhooshSelection(Selection):
         try:
             with self.io:
                 if leaves is not None:
-                    scores = word_scores(self.searcher, self.columns, leaves,
-                                         deadline=collector.deadline)
+                    scores = word_scores(self.searcher, self.columns, leaves, deadline=collector.deadline)
                     return top(scores, np.flatnonzero(self.mask), limit)
                 self.searcher.search_with_collector(self.built, collector)
         except TimeLimit:
-            raise QueryError(f"This query takes more than {q.TIME_BUDGET:g} s to answer: make it "
-                             "more specific (fewer wildcards or fuzzy terms).") from None
+            raise QueryError(
+                f"This query takes more than {q.TIME_BUDGET:g} s to answer: make it "
+                "more specific (fewer wildcards or fuzzy terms)."
+            ) from None
         return [docnum for _score, docnum in collector.results().top_n]
 
     def _ordered_docs(self, offset: int, limit: int | None) -> list[int]:
@@ -230,8 +231,9 @@ class WhooshSelection(Selection):
         chosen = self.mask & columns.dated
         if unit == "day":
             days, tally = np.unique(columns.date[chosen], return_counts=True)
-            return Counter({EPOCH + dt.timedelta(days=int(d)): int(n)
-                            for d, n in zip(days, tally, strict=True)})
+            return Counter(
+                {EPOCH + dt.timedelta(days=int(d)): int(n) for d, n in zip(days, tally, strict=True)}
+            )
         if unit == "year":
             tally = np.bincount(columns.year[chosen], minlength=1)
             return Counter({dt.date(y, 1, 1): int(n) for y, n in enumerate(tally) if n})
@@ -240,8 +242,9 @@ class WhooshSelection(Selection):
             return Counter()
         low = int(months.min())
         tally = np.bincount(months - low)
-        return Counter({dt.date(1970 + (low + m) // 12, (low + m) % 12 + 1, 1): int(n)
-                        for m, n in enumerate(tally) if n})
+        return Counter(
+            {dt.date(1970 + (low + m) // 12, (low + m) % 12 + 1, 1): int(n) for m, n in enumerate(tally) if n}
+        )
 
     def date_span(self):
         chosen = self.mask & self.columns.dated

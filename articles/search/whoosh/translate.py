@@ -45,11 +45,13 @@ class Translator:
         on the combined title-and-body field, its prefix and the curated names."""
         if fieldname:
             return wq.Term(fieldname, term, boost=QUERY_FIELDS[fieldname])
-        return wq.Or([
-            wq.Term(TEXT_FIELD, term),
-            wq.Term(PREFIX_FIELD, term[:PREFIX_LENGTH], boost=PREFIX_BOOST),
-            *(wq.Term(f, term, boost=QUERY_FIELDS[f]) for f in NAME_FIELDS),
-        ])
+        return wq.Or(
+            [
+                wq.Term(TEXT_FIELD, term),
+                wq.Term(PREFIX_FIELD, term[:PREFIX_LENGTH], boost=PREFIX_BOOST),
+                *(wq.Term(f, term, boost=QUERY_FIELDS[f]) for f in NAME_FIELDS),
+            ]
+        )
 
     def term(self, text: str, fieldname=None):
         terms = self.terms_of(text)
@@ -66,16 +68,16 @@ class Translator:
         if len(terms) == 1:
             return self.word(terms[0], fieldname)
         # Whoosh's slop 1 is "adjacent"; the plan's slop counts the words allowed between.
-        return wq.Or([wq.Phrase(f, terms, slop=1 + slop, boost=w)
-                      for f, w in self.fields(fieldname).items()])
+        return wq.Or([wq.Phrase(f, terms, slop=1 + slop, boost=w) for f, w in self.fields(fieldname).items()])
 
     # ------------------------------------------------------------ expansions
 
     def _budget(self, limit: int) -> int:
         return max(0, min(limit, q.MAX_TOTAL_EXPANSIONS - self.expanded))
 
-    def _expand(self, label: str, fieldname, candidates_for, *, limit=q.MAX_EXPANSIONS,
-                closeness=lambda term: 0):
+    def _expand(
+        self, label: str, fieldname, candidates_for, *, limit=q.MAX_EXPANSIONS, closeness=lambda term: 0
+    ):
         """The words of the vocabulary that `candidates_for(field)` yields, the closest then
         the most common first, within `limit` and the query's budget of distinct words;
         each searched in the fields that hold it (a word counts once against the budget,
@@ -88,20 +90,25 @@ class Translator:
         for f in fields:
             for term in itertools.islice(candidates_for(f), SCAN_LIMIT):
                 frequency.setdefault(term, {})[f] = self.reader.doc_frequency(f, term)
-        best = heapq.nlargest(budget, frequency,
-                              key=lambda t: (closeness(t), sum(frequency[t].values())))
+        best = heapq.nlargest(budget, frequency, key=lambda t: (closeness(t), sum(frequency[t].values())))
         self.expanded += len(best)
         if len(best) < len(frequency) and self.expanded >= q.MAX_TOTAL_EXPANSIONS:
-            self.notices.append(f"“{label}” matches many words; only the most common "
-                                f"{q.MAX_TOTAL_EXPANSIONS} of all expansions were searched.")
-        clauses = [wq.Term(f, term, boost=fields[f]) for term in best
-                   for f, df in frequency[term].items() if df]
+            self.notices.append(
+                f"“{label}” matches many words; only the most common "
+                f"{q.MAX_TOTAL_EXPANSIONS} of all expansions were searched."
+            )
+        clauses = [
+            wq.Term(f, term, boost=fields[f]) for term in best for f, df in frequency[term].items() if df
+        ]
         return wq.Or(clauses) if clauses else wq.NullQuery
 
     def prefix(self, node: q.Prefix):
         text = node.text.lower()
-        return self._expand(f"{text}*", node.field, lambda f: (
-            t.decode() if isinstance(t, bytes) else t for t in self.reader.expand_prefix(f, text)))
+        return self._expand(
+            f"{text}*",
+            node.field,
+            lambda f: (t.decode() if isinstance(t, bytes) else t for t in self.reader.expand_prefix(f, text)),
+        )
 
     def wildcard(self, node: q.Wildcard):
         pattern = node.pattern.lower()
@@ -127,8 +134,13 @@ class Translator:
 
         # The closest words first, the most common among equally close ones, as few as
         # Lucene's fuzzy query keeps by default: a typo means one word, not fifty.
-        return self._expand(f"{node.text}~{node.distance}", node.field, candidates,
-                            limit=q.MAX_FUZZY_EXPANSIONS, closeness=lambda t: -edits[t])
+        return self._expand(
+            f"{node.text}~{node.distance}",
+            node.field,
+            candidates,
+            limit=q.MAX_FUZZY_EXPANSIONS,
+            closeness=lambda t: -edits[t],
+        )
 
     # ------------------------------------------------------------------- trees
 

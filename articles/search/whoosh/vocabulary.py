@@ -44,7 +44,8 @@ def within(reader, field: str, word: str, distance: int) -> dict[str, int]:
     found: dict[str, int] = {}
     for leaf, _offset in reader.leaf_readers():
         candidates = _words(leaf, field).get(word[:1], ())
-        for term, edits, _index in extract_iter(word, candidates, scorer=DamerauLevenshtein.distance,
-                                                score_cutoff=distance):
+        for term, edits, _index in extract_iter(
+            word, candidates, scorer=DamerauLevenshtein.distance, score_cutoff=distance
+        ):
             found[term] = min(edits, found.get(term, edits))
     return found
