@@ -2,9 +2,11 @@
 renders, executes nowhere: checked in Chromium with JavaScript on, watching for dialogs."""
 
 import json
+import os
 
 import pytest
 from django.core.management import call_command
+from django.db import connection
 
 from articles.models import Article, City
 
@@ -18,9 +20,15 @@ PAYLOADS = SHARED / "security" / "xss-payload-list.txt"
 def payloads():
     if not PAYLOADS.exists():
         pytest.skip("shared/security/xss-payload-list.txt is not here")
-    return [
+    lines = [
         line for line in PAYLOADS.read_text(encoding="utf-8", errors="replace").splitlines() if line.strip()
     ]
+    if connection.vendor != "sqlite" and not os.environ.get("XSS_ALL_PAYLOADS"):
+        # Escaping is the templates' work, the same whatever the database: the SQLite pass runs
+        # the whole list; other databases store and render every fifth payload (CI's time
+        # budget), or all of them with XSS_ALL_PAYLOADS=1.
+        lines = lines[::5]
+    return lines
 
 
 @pytest.fixture
