@@ -12,9 +12,8 @@ from articles.text import fingerprint, normalize_name
 
 LIST_SEPARATOR = ";"
 MAX = {"id": 200, "title": 500, "body": 1_000_000, "name": 400, "url": 2000, "ids": 1000}
-#: The fields of the import format, in the order exports write them. `status` and `ids` are
-#: the archive's own additions, so that an export re-imported gives the same archive.
-RECORD_FIELDS = (
+#: The fields of the import format, in the order exports write them.
+FORMAT_FIELDS = (
     "id",
     "title",
     "body",
@@ -25,9 +24,10 @@ RECORD_FIELDS = (
     "country",
     "url",
     "language",
-    "status",
-    "ids",
 )
+#: `status` and `ids` are the archive's own additions, so that an export re-imported gives
+#: the same archive.
+RECORD_FIELDS = (*FORMAT_FIELDS, "status", "ids")
 
 
 #: A cell starting with one of these is run as a formula by spreadsheets (OWASP's CSV

@@ -46,23 +46,12 @@ from articles.browse.filters import KNOWN_PARAMS
 from articles.browse.search import Search
 from articles.ingest import export_record
 from articles.ingest.export import csv_cell
+from articles.ingest.records import FORMAT_FIELDS
 from articles.models import Article
 from articles.text import make_slug
 
-RECORD_FIELDS = (
-    "id",
-    "title",
-    "body",
-    "published",
-    "source",
-    "cities",
-    "actors",
-    "country",
-    "url",
-    "language",
-    "slug",
-    "permalink",
-)
+#: A public export's columns: the import format, then where each report lives here.
+RECORD_FIELDS = (*FORMAT_FIELDS, "slug", "permalink")
 META_FIELDS = ("query", "archive", "exported")
 CHUNK = 500
 #: Bytes gathered before a piece of the response is sent (fewer, larger writes).
