@@ -120,3 +120,12 @@ def test_malformed_syntax_is_explained(client, text):
     assert response.status_code == 400
     assert response.json()["errors"]["q"] == "The query has no words to search for."
     assert "only excludes words" in api(client, q="NOT police").json()["errors"]["q"]
+
+
+def test_one_letter_prefixes_say_why_nothing_is_left(client):
+    response = api(client, q="p* q* r*")
+    assert response.status_code == 400
+    assert response.json()["errors"]["q"] == (
+        "“p*”: give at least 2 letters before * or ?; it was searched as a word. "
+        "The query has no words to search for."
+    )

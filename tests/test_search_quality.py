@@ -203,7 +203,11 @@ def test_only_stop_words_or_symbols_is_explained(client):
     f.article("Report", "Text.")
     response = client.get("/api/search/", {"q": "the of and"})
     assert response.status_code == 400
-    assert response.json() == {"errors": {"q": "The query has no words to search for."}}
+    assert response.json() == {
+        "errors": {"q": "“the”, “of” and “and” are too common to search for: add a less common word."}
+    }
+    response = client.get("/api/search/", {"q": "title:the"})
+    assert response.json() == {"errors": {"q": "“the” is too common to search for: add a less common word."}}
     assert search.check().clean
 
 

@@ -56,6 +56,7 @@ __all__ = [
     "Wildcard",
     "leaves",
     "minimum_should_match",
+    "nothing_to_search",
     "parse",
 ]
 
@@ -103,6 +104,23 @@ def _name_alternatives(typed: list[str], spellings) -> tuple[tuple[str, ...], ..
     return (tuple(typed), *(o for o in others if o))
 
 
+NO_WORDS = "The query has no words to search for."
+
+
+def nothing_to_search(plan: Plan) -> QueryError:
+    """Why a query that was read leaves nothing to search: what was dropped from it (a
+    one-letter prefix), the common words the index leaves out, or nothing at all."""
+    if plan.notices:
+        return QueryError(f"{plan.notices[0]} {NO_WORDS}")
+    words = list(dict.fromkeys(w.lower() for w in plan.words))
+    if not words:
+        return QueryError(NO_WORDS)
+    shown = [f"“{w[:40]}”" for w in words[:6]]
+    listed = shown[0] if len(shown) == 1 else f"{', '.join(shown[:-1])} and {shown[-1]}"
+    verb = "is" if len(words) == 1 else "are"
+    return QueryError(f"{listed} {verb} too common to search for: add a less common word.")
+
+
 def _check_size(words: list[str]):
     if len(words) > MAX_WORDS:
         raise QueryError(f"The query has {len(words)} words; give at most {MAX_WORDS}.")
@@ -123,7 +141,7 @@ def plain_plan(q: str, names: NameTable | None, *, words: list[str] | None = Non
             units.append(Unit(" ".join(typed), _name_alternatives(typed, spellings)))
         i = end
     if not units:
-        raise QueryError("The query has no words to search for.")
+        raise QueryError(NO_WORDS)
     return Plan(
         q=q,
         kind="plain",
@@ -314,7 +332,7 @@ def syntax_plan(q: str, names: NameTable | None) -> Plan:
     plan = Plan(q=q, kind="syntax")
     plan.tree = _Parser(tokens, names, plan).parse()
     if plan.tree is None:
-        raise QueryError("The query has no words to search for.")
+        raise QueryError(NO_WORDS)
     if _only_negative(plan.tree):
         raise QueryError("The query only excludes words: add one to find, as in “protest NOT police”.")
     words = [w for w in _WORD.findall(q) if w not in OPERATORS]

@@ -183,11 +183,11 @@ class Translator:
         if plan.kind == "syntax":
             built = self.node(plan.tree)
             if built is None or built is wq.NullQuery:
-                raise q.QueryError("The query has no words to search for.")
+                raise q.nothing_to_search(plan)
             return built, None
         units = self.units(plan)
         if not units:
-            raise q.QueryError("The query has no words to search for.")
+            raise q.nothing_to_search(plan)
         need = q.minimum_should_match(len(units))
         if need == len(units):
             return (wq.And(units) if len(units) > 1 else units[0]), None
