@@ -214,6 +214,24 @@ def test_feed_escapes_markup_and_keeps_text_plain(client, index):
     assert entry.findtext(f"{ATOM}summary") == "Body <i>x</i> & protest"
 
 
+def test_control_characters_never_break_the_feed(client, index):
+    """XML 1.0 cannot hold control characters; Django's writer raised on them (a 500 for the
+    feed of any search showing such a title, and for `?q=00%1b`, found by the fuzzer)."""
+    almaty = f.city("Al\x07maty")
+    f.article("Escape\x1b[31m report", "Body\x07 with a bell, protest.", cities=[almaty])
+    root = feed(client)
+    entry = root.find(f"{ATOM}entry")
+    assert entry.findtext(f"{ATOM}title") == "Escape\ufffd[31m report"
+    assert entry.findtext(f"{ATOM}summary") == "Body\ufffd with a bell, protest."
+    assert [c.get("term") for c in entry.findall(f"{ATOM}category")] == ["Al\ufffdmaty"]
+    root = feed(client, "?q=escape%1b%01")
+    assert root.findtext(f"{ATOM}title") == "Protest Archive: “escape”"
+    assert len(root.findall(f"{ATOM}entry")) == 1
+    response = client.get("/api/search/", {"q": "\x1bprotest\x01"})
+    assert response.status_code == 200
+    assert response.json()["query"]["q"] == "protest"
+
+
 BAD = [
     ("?city=atlantis", "city: There is no city “atlantis”."),
     ("?date_from=2020-02-30", "date_from: Enter a real date as YYYY-MM-DD."),

@@ -114,8 +114,26 @@ class SearchForm(forms.Form):
         return cleaned
 
 
+#: Control characters but NUL (which Django's own validator refuses with a message), tab and
+#: line breaks.
+CONTROL = re.compile("[\x01-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+
+
+class QueryField(forms.CharField):
+    """The text query, with control characters read as the spaces they stand between (a
+    pasted escape sequence): they are no part of any word."""
+
+    def to_python(self, value):
+        value = super().to_python(value)
+        return " ".join(CONTROL.sub(" ", value).split()) if CONTROL.search(value) else value
+
+
+class QueryFilter(django_filters.CharFilter):
+    field_class = QueryField
+
+
 class ArticleFilter(django_filters.FilterSet):
-    q = django_filters.CharFilter(
+    q = QueryFilter(
         method="declared",
         max_length=MAX_QUERY_LENGTH,
         label="Search",

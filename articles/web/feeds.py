@@ -13,6 +13,7 @@ text.
 """
 
 import datetime as dt
+import re
 from dataclasses import dataclass
 from itertools import islice
 
@@ -21,6 +22,7 @@ from django.template.defaultfilters import date as format_date
 from django.urls import reverse
 from django.utils.feedgenerator import Atom1Feed
 from django.utils.text import Truncator
+from django.utils.xmlutils import SimplerXMLGenerator
 
 from articles.browse.search import Search
 from articles.models import Article
@@ -32,8 +34,37 @@ SUMMARY_WORDS = 60
 ARCHIVE_NAME = "Protest Archive"
 
 
+#: What XML 1.0 cannot hold: C0 control characters (but tab and line breaks), surrogates and
+#: the two non-characters.
+NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+
+
+def xml_text(value: str) -> str:
+    return NOT_XML.sub("\ufffd", value) if value else value
+
+
+class XMLTextWriter(SimplerXMLGenerator):
+    """Django's XML writer, writing a character XML cannot hold as U+FFFD instead of failing
+    (Django raises, which answered 500): a control character in an imported title or in a
+    query must not break the feed of every search that shows it."""
+
+    def characters(self, content):
+        super().characters(xml_text(content))
+
+    def startElement(self, name, attrs):
+        super().startElement(name, {k: xml_text(v) for k, v in attrs.items()} if attrs else attrs)
+
+
 class PlainTextAtomFeed(Atom1Feed):
     """Atom with `<summary type="text">`: summaries are plain text, never read as HTML."""
+
+    def write(self, outfile, encoding):
+        handler = XMLTextWriter(outfile, encoding, short_empty_elements=True)
+        handler.startDocument()
+        handler.startElement("feed", self.root_attributes())
+        self.add_root_elements(handler)
+        self.write_items(handler)
+        handler.endElement("feed")
 
     def add_item_elements(self, handler, item):
         super().add_item_elements(handler, {**item, "description": None})
