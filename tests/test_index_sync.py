@@ -1,5 +1,13 @@
 """The index follows every committed change, never a rolled-back one, across processes."""
 
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
 import pytest
 from django.contrib.auth.models import User
 from django.db import transaction
@@ -222,4 +230,75 @@ def test_an_index_written_by_another_version_is_replaced(index, client):
     article.save()
     search.reset_backend()
     assert search.match("renewed").pks == [article.pk]
+    assert search.check().clean
+
+
+PARALLEL_WRITER = """
+import sys, time
+import django
+django.setup()
+from articles.search.whoosh import backend as engine
+
+engine.PROCS = 2  # the writer of rebuilds and large drains, as on a machine with 2 cores
+backend = engine.WhooshBackend(sys.argv[1])
+doc = {"pk": 0, "stamp": "x", "language": "en", "title": "Sit-in", "body": "Sit-in outside."}
+with backend.writer_lock():
+    writer = backend._writer(backend._open_index(), bulk=True)
+    for pk in range(1, 251):  # a task starts for each 100 documents, up to PROCS
+        writer.add_document(**backend._fields({**doc, "pk": pk}))
+    print(" ".join(str(task.pid) for task in writer.tasks), flush=True)
+    if sys.argv[2] == "cancel":
+        sys.stdin.readline()
+        writer.cancel()
+        print("cancelled", flush=True)
+    else:
+        time.sleep(600)
+"""
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().split(") ")[1][0] != "Z"
+    except FileNotFoundError:
+        return False
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads process states from /proc")
+@pytest.mark.parametrize("end", ["kill", "cancel"])
+def test_the_parallel_writers_processes_end_with_it(index, end, monkeypatch):
+    """Whoosh's multi-process writer forks analysing processes that held the archive's writer
+    lock for ever when their parent was killed (kill -9 of a rebuild or a large import), and
+    that kept waiting when it cancelled. Now they exit with it, and the index is writable."""
+    proc = subprocess.Popen(
+        [sys.executable, "-c", PARALLEL_WRITER, str(index), end],
+        cwd=ROOT,
+        env=subprocess_env(index),
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    children = [int(pid) for pid in proc.stdout.readline().split()]
+    try:
+        assert len(children) == 2, proc.stderr.read()
+        assert all(_alive(pid) for pid in children)
+        if end == "kill":
+            proc.send_signal(signal.SIGKILL)
+        else:
+            proc.stdin.write("cancel\n")
+            proc.stdin.flush()
+            assert proc.stdout.readline().strip() == "cancelled"
+        proc.wait(timeout=30)
+        deadline = time.monotonic() + 10
+        while any(map(_alive, children)) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not any(map(_alive, children))
+    finally:
+        for pid in [proc.pid, *children]:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+    monkeypatch.setattr("articles.search.whoosh.backend.LOCK_TIMEOUT", 5.0)
+    article = f.article("Hunger strike", "A hunger strike began.")  # a write takes the lock
+    assert search.match("hunger").pks == [article.pk]
     assert search.check().clean

@@ -27,6 +27,7 @@ from ..schema import NO_DATE, PREFIX_FIELD, QUERY_FIELDS, SCHEMA_VERSION, TEXT_F
 from .analysis import build_schema
 from .columns import Columns
 from .highlight import snippets
+from .parallel import ParallelWriter
 from .ranking import weighting
 from .selection import WhooshSelection
 from .translate import Translator
@@ -260,7 +261,7 @@ class WhooshBackend(SearchBackend):
         if bulk and PROCS > 1:
             # Several processes analyse the documents; their segments join the index as
             # they are (multisegment), with no single-threaded merge at the end.
-            return ix.writer(procs=PROCS, multisegment=True, limitmb=LIMIT_MB)
+            return ParallelWriter(ix, procs=PROCS, multisegment=True, limitmb=LIMIT_MB)
         return ix.writer(timeout=LOCK_TIMEOUT, limitmb=LIMIT_MB)
 
     def write(self, *, upsert: Iterable[dict], delete: Iterable[int] = (), bulk: bool = False) -> None:
