@@ -1,11 +1,12 @@
 """Thin views: parse, call one read flow (`articles.browse`), render."""
 
+import functools
 from urllib.parse import urlencode
 
 from django import forms
 from django.http import JsonResponse
 from django.shortcuts import render
-from django.urls import reverse
+from django.urls import get_script_prefix, reverse
 from django.utils import timezone
 
 from articles.browse import overview
@@ -18,9 +19,16 @@ from .http import NotFound
 
 
 def _archive_link(start, end):
-    if start.month == 1 and end.month == 12:
-        return reverse("archive-year", args=[start.year])
-    return reverse("archive-month", args=[start.year, start.month])
+    whole_year = start.month == 1 and end.month == 12
+    return _period_url(get_script_prefix(), start.year, None if whole_year else start.month)
+
+
+@functools.lru_cache(maxsize=4096)
+def _period_url(prefix: str, year: int, month: int | None) -> str:
+    # A monthly timeline links each of its hundreds of bars: reversed once per period.
+    if month is None:
+        return reverse("archive-year", args=[year])
+    return reverse("archive-month", args=[year, month])
 
 
 def home(request):
