@@ -89,12 +89,13 @@ def home(*, archive_link) -> dict:
     whole = select()
     span = whole.date_span()
     years = (span[1].year - span[0].year) if span[0] else 0
+    counts = {kind: whole.counts(kind) for kind in KINDS}
     return {
         "total": whole.count(),
-        "counts": {kind: len(whole.counts(kind)) for kind in KINDS},
+        "counts": {kind: len(counted) for kind, counted in counts.items()},
         "newest": published(whole.pks(0, 8)),
         "top": {
-            name: {"kind": KINDS[name], "entities": entity_names(KINDS[name], whole.counts(name), 8)}
+            name: {"kind": KINDS[name], "entities": entity_names(KINDS[name], counts[name], 8)}
             for name in ("city", "actor", "source", "country")
         },
         "timeline": timeline.from_selection(whole, unit="month" if years < 40 else "year", link=archive_link),
@@ -107,11 +108,13 @@ ENTITY_SORTS = ("name", "count")
 def entity_list(kind, *, typed: str, sort: str, number, per_page: int = 100):
     """The entities of a kind that published reports name, with their counts (`n`)."""
     counts = select().counts(kind.name)
-    entities = kind.model.objects.filter(pk__in=list(counts))
+    entities = kind.model.objects.all()
     if typed:
         key = normalize_name(typed)
         entities = entities.filter(Q(key__contains=key) | Q(aliases__key__contains=key)).distinct()
-    rows = list(entities.values_list("pk", "name"))
+    # Every entity's pk and name, kept when a published report names it: cheaper than
+    # sending thousands of counted pks back to the database as an IN list.
+    rows = [row for row in entities.values_list("pk", "name") if row[0] in counts]
     if sort == "count":
         rows.sort(key=lambda row: (-counts[row[0]], row[1].casefold(), row[0]))
     else:
@@ -129,11 +132,15 @@ def entity_list(kind, *, typed: str, sort: str, number, per_page: int = 100):
 def attach_countries(cities) -> None:
     """Each city's `countries`: those of its published reports (a name may stand for places
     in several countries, or for one place whose country changed)."""
-    countries = KINDS["country"].model
+    tallies = {
+        city.pk: select(Criteria(entities=(("city", (city.pk,)),))).counts("country", own_filter=True)
+        for city in cities
+    }
+    wanted = set().union(*tallies.values())
+    countries = KINDS["country"].model.objects.filter(pk__in=wanted)
+    names = dict(countries.values_list("pk", "name")) if wanted else {}
     for city in cities:
-        tally = select(Criteria(entities=(("city", (city.pk,)),))).counts("country", own_filter=True)
-        names = countries.objects.filter(pk__in=list(tally)).values_list("name", flat=True)
-        city.countries = sorted(names, key=str.casefold)
+        city.countries = sorted((names[pk] for pk in tallies[city.pk] if pk in names), key=str.casefold)
 
 
 def entity(kind, item, *, number, search_url: str) -> dict:

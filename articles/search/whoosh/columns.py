@@ -246,6 +246,6 @@ class Columns:
                 continue
             chosen = mask[offset : offset + columns.n][multi.doc]
             tally = np.bincount(multi.code[chosen], minlength=len(multi.ids))
-            for code in np.flatnonzero(tally):
-                counts[int(multi.ids[code])] += int(tally[code])
+            codes = np.flatnonzero(tally)
+            counts.update(dict(zip(multi.ids[codes].tolist(), tally[codes].tolist(), strict=True)))
         return counts
