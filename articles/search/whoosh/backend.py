@@ -16,8 +16,10 @@ import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
+import numpy as np
 from whoosh import index
 from whoosh import query as wq
+from whoosh.classify import Bo1Model
 from whoosh.writing import CLEAR
 
 from .. import query as q
@@ -28,7 +30,7 @@ from .analysis import build_schema
 from .columns import Columns
 from .highlight import snippets
 from .parallel import ParallelWriter
-from .ranking import weighting
+from .ranking import top, weighting, word_scores
 from .selection import WhooshSelection
 from .translate import Translator
 
@@ -190,9 +192,14 @@ class WhooshBackend(SearchBackend):
             docnum = searcher.document_number(pk=str(pk))
             if docnum is None:
                 return []
-            results = searcher.more_like(docnum, "body", text=text, top=limit + 1, numterms=12)
-            pk_of = self._columns.pk
-            return [int(pk_of[hit.docnum]) for hit in results if pk_of[hit.docnum] != pk][:limit]
+            # Whoosh's more_like (Bo1 key terms of the text, ORed and scored), with the OR
+            # scored as arrays over the terms' posting lists, as word queries are: the same
+            # ranking, without Whoosh's matcher tree stepping through every candidate.
+            key_terms = searcher.key_terms_from_text("body", text, numterms=12, model=Bo1Model)
+            columns = self._columns
+            scores = word_scores(searcher, columns, [("body", word, weight) for word, weight in key_terms])
+            candidates = np.flatnonzero((scores > 0) & columns.live & (columns.pk != pk))
+            return [int(columns.pk[d]) for d in top(scores, candidates, limit)]
 
     def stamps(self) -> dict[int, str]:
         with self._lock:
