@@ -277,17 +277,20 @@ class WhooshBackend(SearchBackend):
             if not self.exists():
                 # The caller keeps its queued work: `drain` builds the index first.
                 raise IndexUnavailable("the search index has not been built yet")
-            indexed = self._indexed_pks()
+            # In bulk, a new document is added and only one already indexed is replaced
+            # (update_document looks each one up). A few documents are simply replaced:
+            # reading which pks are indexed would refresh this process's searcher and
+            # its columns for every save (a third of a save's time, profiled at 15k).
+            indexed = self._indexed_pks() if bulk else None
             ix = self._open_index()
             writer = self._writer(ix, bulk=bulk)
             written = 0
             try:
                 for pk in delete:
-                    if pk in indexed:
+                    if indexed is None or pk in indexed:
                         writer.delete_by_term("pk", str(pk))
                 for doc in upsert:
-                    # A new document is added; only one already indexed needs replacing.
-                    if doc["pk"] in indexed:
+                    if indexed is None or doc["pk"] in indexed:
                         writer.update_document(**self._fields(doc))
                     else:
                         writer.add_document(**self._fields(doc))
