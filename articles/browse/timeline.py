@@ -3,8 +3,8 @@
 The span decides the unit: up to three years of reports are counted per month, longer spans
 per year. Templates draw the bars as SVG (templates/articles/_timeline.html) with the counts
 also given as text. The markup repeated for every bar (a monthly timeline of thirty years has
-360) is built here, escaped as the template would escape it: through
-the template language it was more than half of the home page's time.
+360) is built here, escaped as the template would escape it: rendered by the template
+language, it took more than half of the home page's time.
 """
 
 import calendar
