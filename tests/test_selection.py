@@ -193,3 +193,39 @@ def test_a_selection_of_the_whole_archive_and_its_facets(index):
     assert only.counts("city") == Counter({almaty.pk: 2, taraz.pk: 2})  # the others to add
     assert only.counts("city", own_filter=True) == Counter({almaty.pk: 1, taraz.pk: 2})
     assert json.dumps(sorted(only.counts("country", own_filter=True).items())) == f"[[{kz.pk}, 1]]"
+
+
+def test_related_reports_rank_as_whooshs_more_like_does(tmp_path):
+    """Related reports are scored as arrays (backend.more_like_this); the list must be the one
+    Whoosh's own more_like gives for the same key terms, deleted documents left out."""
+    rng = random.Random(11)
+    backend = WhooshBackend(tmp_path / "index")
+    docs = [
+        {
+            "pk": pk,
+            "title": " ".join(rng.sample(WORDS, 3)).capitalize(),
+            "body": " ".join(rng.choice(WORDS) for _ in range(rng.randint(20, 60))) + ".",
+            "language": "en",
+            "date": pk,
+            "stamp": str(pk),
+        }
+        for pk in range(1, 121)
+    ]
+    backend.rebuild(docs)
+    backend.write(upsert=[], delete=range(5, 121, 9))  # deletions in the index's live mask
+    deleted = set(range(5, 121, 9))
+    checked = 0
+    for d in docs[::7]:
+        if d["pk"] in deleted:
+            continue
+        related = backend.more_like_this(d["pk"], text=d["body"], limit=5)
+        with backend._lock:
+            searcher = backend._open_searcher()
+            docnum = searcher.document_number(pk=str(d["pk"]))
+            hits = searcher.more_like(docnum, "body", text=d["body"], top=6, numterms=12)
+            expected = [int(h["pk"]) for h in hits if int(h["pk"]) != d["pk"]][:5]
+        assert related == expected
+        assert not deleted & set(related)
+        checked += 1
+    assert checked >= 10
+    backend.close()
