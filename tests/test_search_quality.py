@@ -208,6 +208,16 @@ def test_only_stop_words_or_symbols_is_explained(client):
     }
     response = client.get("/api/search/", {"q": "title:the"})
     assert response.json() == {"errors": {"q": "“the” is too common to search for: add a less common word."}}
+    response = client.get("/api/search/", {"q": "x"})
+    assert response.json() == {
+        "errors": {"q": "“x” is too short to search for: give words of 2 letters or more."}
+    }
+    response = client.get("/api/search/", {"q": "the x y"})
+    assert response.json() == {
+        "errors": {
+            "q": "“the” is too common and “x” and “y” too short to search for: add a less common word."
+        }
+    }
     assert search.check().clean
 
 

@@ -35,6 +35,8 @@ MAX_FUZZY_EXPANSIONS = 5
 MAX_TOTAL_EXPANSIONS = 200
 #: Prefixes and wildcards need this many letters before the first wildcard character.
 MIN_PREFIX = 2
+#: Words shorter than this are not indexed (single letters).
+MIN_WORD = 2
 #: Brackets and NOTs nest at most this deep; deeper ones are read as if flat.
 MAX_DEPTH = 16
 TIME_BUDGET = 2.0
@@ -115,10 +117,28 @@ def nothing_to_search(plan: Plan) -> QueryError:
     words = list(dict.fromkeys(w.lower() for w in plan.words))
     if not words:
         return QueryError(NO_WORDS)
+    short = [w for w in words if len(w) < MIN_WORD]
+    common = [w for w in words if len(w) >= MIN_WORD]
+    if not common:
+        return QueryError(
+            f"{_listed(short)} {_verb(short)} too short to search for: give words of "
+            f"{MIN_WORD} letters or more."
+        )
+    if short:
+        return QueryError(
+            f"{_listed(common)} {_verb(common)} too common and {_listed(short)} too short "
+            "to search for: add a less common word."
+        )
+    return QueryError(f"{_listed(common)} {_verb(common)} too common to search for: add a less common word.")
+
+
+def _listed(words: list[str]) -> str:
     shown = [f"“{w[:40]}”" for w in words[:6]]
-    listed = shown[0] if len(shown) == 1 else f"{', '.join(shown[:-1])} and {shown[-1]}"
-    verb = "is" if len(words) == 1 else "are"
-    return QueryError(f"{listed} {verb} too common to search for: add a less common word.")
+    return shown[0] if len(shown) == 1 else f"{', '.join(shown[:-1])} and {shown[-1]}"
+
+
+def _verb(words: list[str]) -> str:
+    return "is" if len(words) == 1 else "are"
 
 
 def _check_size(words: list[str]):
