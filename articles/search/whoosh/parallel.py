@@ -27,8 +27,14 @@ WATCH_INTERVAL = 0.2
 class WatchedTask(SubWriterTask):
     """A sub-writer process that exits when its parent is gone."""
 
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # Taken in the parent before the fork: a child that reads getppid() itself when it starts
+        # may already have been reparented, if its parent was killed first, and would wait for ever.
+        self.parent = os.getpid()
+
     def run(self):
-        parent = os.getppid()
+        parent = self.parent
 
         def watch():
             while os.getppid() == parent:
