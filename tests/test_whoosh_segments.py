@@ -1,0 +1,76 @@
+"""The Whoosh engine under a stream of single saves: each web worker's searcher follows the
+index by reopening only new segments, and merging small segments never delays a save."""
+
+import logging
+
+import pytest
+from whoosh.query import Term
+from whoosh.reading import SegmentReader
+
+from articles.search.whoosh import WhooshBackend
+from articles.search.whoosh import backend as engine
+
+
+def doc(pk, title, body="A report."):
+    return {"pk": pk, "title": title, "body": body, "language": "en", "stamp": f"s{pk}-{title}"}
+
+
+def leaves(backend) -> list[SegmentReader]:
+    return [leaf for leaf, _ in backend._open_searcher().reader().leaf_readers()]
+
+
+@pytest.fixture
+def built(tmp_path):
+    writer = WhooshBackend(tmp_path / "idx")
+    writer.rebuild(doc(pk, f"report {pk}", f"Demonstrators gathered, day {pk}.") for pk in range(1, 51))
+    reader = WhooshBackend(tmp_path / "idx")  # a web worker's view of the same index
+    yield writer, reader
+    writer.close()
+    reader.close()
+
+
+def test_a_refresh_reopens_only_new_segments_and_sees_every_deletion(built):
+    writer, reader = built
+    assert len(reader.match("demonstrators").pks) == 50
+    [big] = leaves(reader)
+
+    writer.write(upsert=[doc(7, "Renamed seventh", "Nothing else.")])  # deletes the old document 7 in `big`
+    assert reader.match("renamed").pks == [7]
+    assert sorted(reader.match("report").pks) == [pk for pk in range(1, 51) if pk != 7]
+    assert reader.doc_count() == 50
+    reused = [leaf for leaf in leaves(reader) if leaf.segment().segment_id() == big.segment().segment_id()]
+    assert len(reused) == 1 and reused[0] is not big
+    assert reused[0]._terms is big._terms  # the segment's files were not opened again
+    assert reused[0].is_deleted(6) and not big.is_deleted(6)  # the older searcher is unchanged
+    # Whoosh's own matchers (suggestions, highlighting) skip the deleted document too.
+    assert len(reader._open_searcher().search(Term("title", "report"), limit=None)) == 49
+
+    writer.write(upsert=[], delete=[8, 9])  # more deletions in the same segment
+    assert reader.doc_count() == 48
+    assert len(reader.match("demonstrators").pks) == 47  # 8 and 9 gone, 7 renamed without the word
+    assert {8, 9}.isdisjoint(reader.stamps())
+    assert reader.stamps() == writer.stamps()
+
+
+def test_single_saves_are_merged_after_their_commit(built):
+    writer, reader = built
+    for pk in range(100, 130):
+        writer.write(upsert=[doc(pk, f"save {pk}", "Sit-in.")])
+        assert reader.match(f'"save {pk}"').pks == [pk]  # searchable right after each save
+    assert len(reader.match("sit").pks) == 30
+    assert len(leaves(reader)) < 10  # thirty one-document segments were merged as they came
+    assert reader.doc_count() == 80
+
+
+def test_a_failed_merge_never_undoes_the_save(built, monkeypatch, caplog):
+    writer, reader = built
+
+    def full_disk(_writer, _segments):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr("whoosh.writing.MERGE_SMALL", full_disk)  # merging fails, as on a full disk
+    with caplog.at_level(logging.ERROR, logger=engine.__name__):
+        writer.write(upsert=[doc(200, "Saved before the merge")])
+    assert reader.match("merge").pks == [200]
+    assert "merging small index segments failed" in caplog.text
+    assert "No space left on device" in caplog.text
