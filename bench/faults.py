@@ -66,8 +66,9 @@ load     8 HTTP clients for 60 s over a seeded mix of request classes (LOAD_MIX:
          curator process (Django set up once) retitles an article every 0.5 s with a fresh
          token, one transaction per save, and reports each save at its commit (from an
          on_commit hook that runs before the save's own index update); from then on, a poller
-         thread searches `/api/search/?q=TOKEN` every 50 ms until an answer holds it. Requests, throughput, non-2xx answers (must be 0, the poller's included),
-         latency p50/p95/p99 in ms overall and per class (nearest rank over every request).
+         thread searches `/api/search/?q=TOKEN` every 50 ms until an answer holds it.
+         Requests, throughput, non-2xx answers (must be 0, the poller's included), latency
+         p50/p95/p99 in ms overall and per class (nearest rank over every request).
          Save-to-searchable: from the save's commit to the answer that found its token (so it
          includes one search's answer time under the load), p50/p95/max, how many took more
          than 1 s (must be none) and how many were never found within 30 s (must be none);

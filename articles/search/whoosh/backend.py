@@ -2,9 +2,10 @@
 
 Readers keep one searcher per process and refresh it only when the index has changed,
 reopening only the segments that are new (reopening costs far more than a query). A single
-save commits its own small segment; merging small segments follows in a commit of its own. Writers serialise on an OS file lock, so two web
-workers and an import running at once all wait their turn instead of failing with Whoosh's
-LockError; a reader that opens the index while a writer commits retries instead of failing.
+save commits its own small segment; merging small segments follows in a commit of its own.
+Writers serialise on an OS file lock, so two web workers and an import running at once all
+wait their turn instead of failing with Whoosh's LockError; a reader that opens the index
+while a writer commits retries instead of failing.
 """
 
 import contextlib
