@@ -401,3 +401,29 @@ def test_an_import_leaves_the_planner_statistics_of_what_it_wrote(tmp_path):
     assert (code, err) == (0, "")
     assert planner_row_estimate("articles_article") == 60
     assert planner_row_estimate("articles_source") == 7
+
+
+def test_an_import_of_one_headline_many_times_numbers_its_slugs_in_few_queries(tmp_path):
+    """Slugs of a title already taken are numbered from one read of the taken numbers per
+    title and batch (it was a query per record over every numbered sibling: an import of a
+    generated 100k corpus slowed to 61 records/s)."""
+    f.article("Police disperse rally")  # "police-disperse-rally" is taken
+    f.article("Police disperse rally 3")  # and "police-disperse-rally-3"
+    records = [
+        record(n, title="Police disperse rally", body=f"Report {n} of the dispersal.") for n in range(60)
+    ]
+    with CaptureQueriesContext(connection) as queries:
+        code, out, err = run_import(write_jsonl(tmp_path / "same.jsonl", records), "--batch-size", "30")
+    assert code == 0, err
+    slugs = sorted(
+        Article.objects.filter(record_id__startswith="r-").values_list("slug", flat=True),
+        key=lambda slug: int(slug.rsplit("-", 1)[1]),
+    )
+    expected = [f"police-disperse-rally-{n}" for n in range(2, 63) if n != 3]
+    assert slugs == expected
+    sibling_reads = [
+        q
+        for q in queries.captured_queries
+        if "police-disperse-rally-" in q["sql"] and "INSERT" not in q["sql"]
+    ]
+    assert len(sibling_reads) == 2  # one per batch of 30

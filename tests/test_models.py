@@ -90,6 +90,29 @@ def test_slugs_are_generated_unique_and_ascii():
     assert f.source("RFE/RL").slug == "rfe-rl"
 
 
+def test_a_repeated_title_takes_the_lowest_free_number_in_a_few_queries(django_assert_max_num_queries):
+    """A headline reported hundreds of times used to cost a query per number tried."""
+    Article.objects.bulk_create(
+        [
+            Article(title="Rally", slug=slug, body="x")
+            for slug in [
+                "rally",
+                *(f"rally-{n}" for n in range(2, 302) if n != 150),
+                "rally-in-almaty",
+                "rally-x7",
+            ]
+        ]
+    )
+    with django_assert_max_num_queries(4):
+        from articles.models import unique_slug
+
+        assert unique_slug(Article, "Rally") == "rally-150"
+    assert f.article("Rally").slug == "rally-150"
+    assert f.article("Rally").slug == "rally-302"
+    assert f.article("Rally in Almaty").slug == "rally-in-almaty-2"
+    assert f.article("Rally 5").slug == "rally-5-2"  # "rally-5" is a numbered sibling, taken
+
+
 def test_record_id_is_unique_and_blank_means_none():
     f.article(record_id="mm-1")
     with pytest.raises(IntegrityError), transaction.atomic():

@@ -12,6 +12,7 @@ from collections.abc import Iterable
 from articles.history import record_entities
 from articles.kinds import Kind
 from articles.models import NamesVersion
+from articles.models.entities import next_number, taken_numbers
 from articles.text import make_slug, normalize_name
 
 ATTEMPTS = 5
@@ -27,13 +28,18 @@ def free_slugs(model, names: dict[str, str]) -> dict[str, str]:
     taken = set(model.objects.filter(slug__in=set(wanted.values())).values_list("slug", flat=True))
     chosen: dict[str, str] = {}
     used: set[str] = set()
+    numbers: dict[str, tuple[set[int], int]] = {}  # base -> numbers taken, the next to try
     for key, base in wanted.items():
         slug = base
         if slug in taken or slug in used:
-            siblings = set(model.objects.filter(slug__startswith=f"{base}-").values_list("slug", flat=True))
-            n = 2
-            while f"{base}-{n}" in siblings or f"{base}-{n}" in used:
-                n += 1
+            # Each base's numbered slugs are read once per batch, not once per name.
+            if base not in numbers:
+                numbers[base] = (taken_numbers(model, base), 2)
+            in_table, start = numbers[base]
+            n = next_number(base, in_table, start)
+            while f"{base}-{n}" in used:
+                n = next_number(base, in_table, n + 1)
+            numbers[base] = (in_table, n + 1)
             slug = f"{base}-{n}"
         used.add(slug)
         chosen[key] = slug
