@@ -36,9 +36,9 @@ def free_slugs(model, names: dict[str, str]) -> dict[str, str]:
             if base not in numbers:
                 numbers[base] = (taken_numbers(model, base), 2)
             in_table, start = numbers[base]
-            n = next_number(base, in_table, start)
+            n = next_number(in_table, start)
             while f"{base}-{n}" in used:
-                n = next_number(base, in_table, n + 1)
+                n = next_number(in_table, n + 1)
             numbers[base] = (in_table, n + 1)
             slug = f"{base}-{n}"
         used.add(slug)

@@ -129,7 +129,7 @@ def unique_slug(model, text: str, *, field: str = "slug", max_length: int = 80) 
     base = make_slug(text, max_length)
     if not model._default_manager.filter(**{field: base}).exists():
         return base
-    return f"{base}-{next_number(base, taken_numbers(model, base, field=field))}"
+    return f"{base}-{next_number(taken_numbers(model, base, field=field))}"
 
 
 def taken_numbers(model, base: str, *, field: str = "slug") -> set[int]:
@@ -146,7 +146,7 @@ def taken_numbers(model, base: str, *, field: str = "slug") -> set[int]:
     return {int(tail) for tail in tails if tail.isdigit() and tail.isascii()}
 
 
-def next_number(base: str, taken: set[int], start: int = 2) -> int:
+def next_number(taken: set[int], start: int = 2) -> int:
     """The lowest n from `start` whose `base-n` is not taken."""
     n = start
     while n in taken:
