@@ -7,7 +7,7 @@ import pytest
 from whoosh.query import Term
 from whoosh.reading import SegmentReader
 
-from articles.search.whoosh import WhooshBackend, columns
+from articles.search.whoosh import WhooshBackend
 from articles.search.whoosh import backend as engine
 
 
@@ -74,17 +74,3 @@ def test_a_failed_merge_never_undoes_the_save(built, monkeypatch, caplog):
     assert reader.match("merge").pks == [200]
     assert "merging small index segments failed" in caplog.text
     assert "No space left on device" in caplog.text
-
-
-def test_the_postings_cache_is_bounded_in_bytes_and_changes_no_answer(built, monkeypatch):
-    """A count of cached posting lists let a web worker grow to 1.8 GB at 100k reports."""
-    writer, reader = built
-    words = ["demonstrators", "gathered", "day", "report", "renamed", "sit"]
-    uncached = {w: reader.match(w).pks for w in words}
-    limit = 2_000  # bytes: a few of these small posting lists
-    cache = columns._PostingsCache(limit)
-    monkeypatch.setattr(columns, "_POSTINGS", cache)
-    for _ in range(2):
-        assert {w: reader.match(w).pks for w in words} == uncached
-        assert 0 < cache.size <= limit
-        assert cache.size == sum(a.nbytes for arrays in cache.entries.values() for a in arrays)

@@ -15,7 +15,6 @@ searcher numbers them (a segment's offset plus its own number).
   BM25 needs to score the term without Whoosh's per-document matchers (ranking.py).
 """
 
-import itertools
 import threading
 from collections import Counter, OrderedDict
 from dataclasses import dataclass
@@ -26,41 +25,7 @@ from ..schema import NO_DATE, id_field
 
 _LOCK = threading.Lock()
 _SEGMENTS: dict[tuple[str, int], "SegmentColumns"] = {}
-#: Bytes of posting arrays kept per process, across segments, least recently used first out.
-#: (A count of entries per segment let a web worker grow to 1.8 GB at 100,000 reports: a
-#: common word's postings there take over a megabyte.)
-POSTINGS_CACHE_BYTES = 96 * 2**20
-
-
-class _PostingsCache:
-    """(segment, field, term) -> arrays, bounded by their size in bytes."""
-
-    def __init__(self, limit: int):
-        self.limit, self.size = limit, 0
-        self.entries: OrderedDict = OrderedDict()
-        self.lock = threading.Lock()
-
-    def get(self, key):
-        with self.lock:
-            found = self.entries.get(key)
-            if found is not None:
-                self.entries.move_to_end(key)
-            return found
-
-    def put(self, key, arrays: tuple) -> None:
-        size = sum(a.nbytes for a in arrays)
-        with self.lock:
-            if key in self.entries or size > self.limit:
-                return
-            self.entries[key] = arrays
-            self.size += size
-            while self.size > self.limit:
-                _, dropped = self.entries.popitem(last=False)
-                self.size -= sum(a.nbytes for a in dropped)
-
-
-_POSTINGS = _PostingsCache(POSTINGS_CACHE_BYTES)
-_SERIAL = itertools.count()
+POSTINGS_CACHE = 4096  # (segment, field, term) entries per segment
 
 
 def _ids_of(matcher) -> np.ndarray:
@@ -113,7 +78,7 @@ class SegmentColumns:
         for code, language in enumerate(languages):
             if ("language", language) in reader:
                 self.language[_ids_of(reader.postings("language", language))] = code
-        self._serial = next(_SERIAL)  # this segment's part of the postings cache
+        self._postings: OrderedDict = OrderedDict()
         self._lengths: dict[str, np.ndarray] = {}
         self._plock = threading.Lock()
 
@@ -145,16 +110,21 @@ class SegmentColumns:
 
     def weighted(self, reader, field: str, term: str) -> tuple[np.ndarray, np.ndarray]:
         """This segment's documents holding `term`, and the term's frequency in each."""
-        key = (self._serial, field, term)
-        found = _POSTINGS.get(key)
-        if found is not None:
-            return found
+        key = (field, term)
+        with self._plock:
+            found = self._postings.get(key)
+            if found is not None:
+                self._postings.move_to_end(key)
+                return found
         found = (
             _postings_of(reader.postings(field, term))
             if (field, term) in reader
             else (np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float64))
         )
-        _POSTINGS.put(key, found)
+        with self._plock:
+            self._postings[key] = found
+            if len(self._postings) > POSTINGS_CACHE:
+                self._postings.popitem(last=False)
         return found
 
     def lengths(self, reader, field: str) -> np.ndarray:
