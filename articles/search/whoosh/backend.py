@@ -37,9 +37,11 @@ from .highlight import snippets
 from .parallel import ParallelWriter
 from .ranking import top, weighting, word_scores
 from .selection import WhooshSelection
+from .storage import install as read_segments_in_place
 from .translate import Translator
 
 logger = logging.getLogger(__name__)
+read_segments_in_place()
 
 INDEX_NAME = f"articles_v{SCHEMA_VERSION}"
 LOCK_FILE = "archive-writer.lock"
