@@ -196,3 +196,22 @@ def test_suggestions_come_only_from_live_documents(tmp_path):
     engine.write(upsert=[], delete=[5001])
     assert engine.match("zanthoxylux").corrected is None
     engine.close()
+
+
+def test_suggestions_prefer_the_closest_word_then_the_most_frequent(tmp_path):
+    """"strikr" is one edit from "strike" and two from "strife", which more reports hold:
+    the closer word wins (Whoosh's own corrector ranks by frequency alone); between words
+    at the same distance, the more frequent one."""
+    engine = WhooshBackend(tmp_path / "idx")
+    engine.rebuild(
+        [
+            doc(1, "Dock strike", "workers on strike at the port"),
+            *(doc(n, f"Strife {n}", "strife in the coalition") for n in range(2, 8)),
+            doc(10, "Ballot count", "the ballots were counted"),
+            *(doc(n, f"Ballet {n}", "the ballet opened") for n in range(11, 14)),
+        ]
+    )
+    assert engine.match("strikr").corrected == "strike"
+    # "ballat" is one edit from both "ballot" (one report) and "ballet" (three).
+    assert engine.match("ballat").corrected == "ballet"
+    engine.close()

@@ -31,6 +31,7 @@ from .. import query as q
 from ..base import IndexUnavailable, SearchBackend
 from ..names import words as name_words
 from ..schema import NO_DATE, PREFIX_FIELD, QUERY_FIELDS, SCHEMA_VERSION, TEXT_FIELD, TITLE_REPEAT, id_field
+from . import vocabulary
 from .analysis import build_schema
 from .columns import Columns
 from .highlight import snippets
@@ -192,7 +193,6 @@ class WhooshBackend(SearchBackend):
         archive's vocabulary, or None when every word matches something."""
         reader = searcher.reader()
         translator = Translator(self.schema, reader)
-        corrector = None
         corrected, changed = q_text, False
         for word in dict.fromkeys(words):
             if not word or not word.isalpha() or len(word) < 3:
@@ -202,13 +202,11 @@ class WhooshBackend(SearchBackend):
             terms = translator.terms_of(word)
             if not terms or any(reader.doc_frequency(f, t) for t in terms for f in QUERY_FIELDS):
                 continue
-            if corrector is None:
-                corrector = searcher.corrector("spell")
             # The vocabulary keeps the words of deleted documents (an unpublished report)
             # until their segment is merged: offer only words a live document still holds.
             live = (
                 s
-                for s in corrector.suggest(word.lower(), limit=5, maxdist=2, prefix=1)
+                for s in self._closest_words(reader, word.lower())
                 if not searcher.search(wq.Term("spell", s), limit=1).is_empty()
             )
             suggestion = next(live, None)
@@ -216,6 +214,17 @@ class WhooshBackend(SearchBackend):
                 corrected = re.sub(rf"\b{re.escape(word)}\b", suggestion, corrected, count=1)
                 changed = True
         return corrected if changed else None
+
+    @staticmethod
+    def _closest_words(reader, word: str, limit: int = 5) -> list[str]:
+        """The words of the spelling vocabulary within two edits of `word` that share its
+        first letter, closest first, then the most frequent. (Whoosh's corrector walks the
+        term dictionary with an automaton in Python, 0.1-0.3 s per word at 5,000 reports; its
+        ranking also ignores the distance, against its own documentation.)"""
+        near = vocabulary.within(reader, "spell", word, 2)
+        near.pop(word, None)
+        frequency = {w: reader.doc_frequency("spell", w) for w in near}
+        return sorted(near, key=lambda w: (near[w], -frequency[w], w))[:limit]
 
     def select(self, criteria, *, names=None) -> WhooshSelection:
         with self._lock:
