@@ -199,7 +199,7 @@ def test_suggestions_come_only_from_live_documents(tmp_path):
 
 
 def test_suggestions_prefer_the_closest_word_then_the_most_frequent(tmp_path):
-    """"strikr" is one edit from "strike" and two from "strife", which more reports hold:
+    """ "strikr" is one edit from "strike" and two from "strife", which more reports hold:
     the closer word wins (Whoosh's own corrector ranks by frequency alone); between words
     at the same distance, the more frequent one."""
     engine = WhooshBackend(tmp_path / "idx")

@@ -6,7 +6,7 @@ import datetime as dt
 import pytest
 
 from articles import search
-from articles.search.query import minimum_should_match
+from articles.search.query import is_sentence, minimum_should_match
 
 from . import factories as f
 from .html import read
@@ -64,6 +64,39 @@ def test_facets_roll_spellings_up_to_one_entity(client, names):
 @pytest.mark.parametrize("units, mm", [(1, 1), (2, 2), (3, 3), (4, 2), (5, 1), (8, 1), (20, 1)])
 def test_minimum_should_match_rule(units, mm):
     assert minimum_should_match(units) == mm
+
+
+@pytest.mark.parametrize("units, mm", [(1, 1), (2, 2), (3, 1), (4, 1), (5, 1)])
+def test_minimum_should_match_of_a_sentence(units, mm):
+    assert minimum_should_match(units, sentence=True) == mm
+
+
+@pytest.mark.parametrize(
+    "q, sentence",
+    [
+        ("DUSP4 decreases apoptosis.", True),
+        ("Bone marrow transplantation treats acute myeloid leukemia (AML).", True),
+        ("teachers strike pay.  ", True),
+        ("teachers strike pay", False),
+        ("teachers strike pay...", False),
+        ("teachers strike pay!", False),
+        ("teachers. strike pay", False),
+    ],
+)
+def test_what_reads_as_a_sentence(q, sentence):
+    assert is_sentence(q) is sentence
+
+
+def test_a_short_sentence_is_asked_about_not_matched_word_for_word(client):
+    """A claim of three words ending with a full stop ("DUSP4 decreases apoptosis.") is read
+    as natural language: any of its words may match, best matches first. The same words
+    typed as keywords still need every one of them."""
+    both = f.article("Teachers strike over pay", "Teachers in Almaty went on strike over wages.")
+    one = f.article("Teachers meet", "Teachers met the minister.")
+    assert slugs(client, "teachers strike astana") == []
+    assert slugs(client, "Teachers strike in Astana.") == [both.slug, one.slug]
+    assert slugs(client, "teachers strike") == [both.slug]
+    assert slugs(client, "Teachers strike.") == [both.slug]  # two words: both, as typed
 
 
 def test_short_queries_need_every_word_long_ones_most(client):

@@ -65,6 +65,8 @@ class Plan:
     kind: str  # "plain" or "syntax"
     units: list[Unit] = field(default_factory=list)
     min_match: int = 0
+    #: plain words ending with a full stop, read as natural language (query.is_sentence)
+    sentence: bool = False
     tree: object = None
     #: the words a reader typed, for "did you mean"
     words: list[str] = field(default_factory=list)

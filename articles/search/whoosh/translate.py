@@ -188,7 +188,7 @@ class Translator:
         units = self.units(plan)
         if not units:
             raise q.nothing_to_search(plan)
-        need = q.minimum_should_match(len(units))
+        need = q.minimum_should_match(len(units), plan.sentence)
         if need == len(units):
             return (wq.And(units) if len(units) > 1 else units[0]), None
         if need <= 1:
