@@ -4,7 +4,8 @@ Imports the documents (SciFact abstracts, or the Mass Mobilization reports for t
 set) into a throw-away archive (SQLite database and index under a temporary directory),
 sends every query to the public JSON API (`/api/search/`) exactly as an outside client
 would, maps the results back to document ids through `record_id`, and prints nDCG@10,
-recall@100, the median time per query and the commit measured. A query answered with an
+recall@100, the median time per query and the commit measured; then the time of a first
+page of ten for each query of 18 words or more (claims), asked as a reader asks them. A query answered with an
 error or with nothing scores 0 and is counted and listed, never dropped.
 
     .venv/bin/python bench/evaluate_ranking.py [--split train|claims|news]
@@ -322,6 +323,32 @@ def evaluate(queries, *, verbose: bool) -> None:
     )
     print(f"queries {n}  nDCG@10 {sum(ndcgs) / n:.3f}  recall@100 {sum(recalls) / n:.3f}")
     print(f"zero results {len(zero)}  errors (non-200) {len(errors)}")
+    time_long_queries(client, queries)
+
+
+LONG_WORDS = 18
+
+
+def time_long_queries(client, queries) -> None:
+    """The queries of LONG_WORDS words or more (claims, pasted sentences) asked again as a
+    reader asks them, for a first page of ten (facets, timeline, snippets and suggestions
+    included); each twice, the second answer timed."""
+    long = [q for q in queries if len(re.findall(r"\w+", q["query"])) >= LONG_WORDS]
+    if not long:
+        return
+    times = []
+    for q in long:
+        for _ in range(2):
+            start = time.perf_counter()
+            client.get("/api/search/", {"q": q["query"], "per_page": 10})
+        times.append(time.perf_counter() - start)
+    times.sort()
+    words = sum(len(re.findall(r"\w+", q["query"])) for q in long) / len(long)
+    print(
+        f"long queries ({len(long)} of {LONG_WORDS}+ words, {words:.0f} on average), a page of 10: "
+        f"median {times[len(times) // 2] * 1000:.0f} ms, p95 {times[int(len(times) * 0.95)] * 1000:.0f} ms, "
+        f"max {times[-1] * 1000:.0f} ms"
+    )
 
 
 if __name__ == "__main__":
