@@ -215,3 +215,23 @@ def test_suggestions_prefer_the_closest_word_then_the_most_frequent(tmp_path):
     # "ballat" is one edit from both "ballot" (one report) and "ballet" (three).
     assert engine.match("ballat").corrected == "ballet"
     engine.close()
+
+
+@pytest.mark.parametrize("backend_class", BACKENDS)
+def test_an_empty_index_answers_suggestions_and_fuzzy_terms(tmp_path, backend_class):
+    """No segment at all: a word that matches nothing and a fuzzy term find nothing, with
+    no suggestion and no error."""
+    engine = backend_class(tmp_path / "idx")
+    engine.rebuild([])
+    found = engine.match("zebra")
+    assert (found.pks, found.corrected) == ([], None)
+    assert engine.match("zebra~").pks == []
+    assert engine.match("zebr*").pks == []
+    engine.close()
+
+
+def test_expansions_that_match_no_word_find_nothing_without_an_error(backend):
+    # Not "too common to search for": the words are fine, the index has none like them.
+    for q in ("xqzvw~", "xqzv*", "xq?zv", "title:xqzv*", "xqzvw~ OR qwxz*"):
+        assert backend.match(q).pks == [], q
+    assert backend.match("xqzv* OR detained").pks == backend.match("detained").pks

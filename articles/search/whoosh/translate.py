@@ -182,8 +182,10 @@ class Translator:
         a document must match) when that is fewer than all; else None)."""
         if plan.kind == "syntax":
             built = self.node(plan.tree)
-            if built is None or built is wq.NullQuery:
+            if built is None:  # nothing but stop words and dropped parts
                 raise q.nothing_to_search(plan)
+            # NullQuery: a prefix, wildcard or fuzzy term that no word of the index
+            # matches. The query is fine; it finds nothing.
             return built, None
         units = self.units(plan)
         if not units:

@@ -12,6 +12,7 @@ from collections import OrderedDict, defaultdict
 
 from rapidfuzz.distance import DamerauLevenshtein
 from rapidfuzz.process import extract_iter
+from whoosh.reading import SegmentReader
 
 #: (segment, field) word lists kept per process: a few index generations' worth.
 CACHED = 64
@@ -20,7 +21,10 @@ _lock = threading.Lock()
 
 
 def _words(reader, field: str) -> dict[str, list[str]]:
-    key = (reader.segment().segment_id(), field)
+    segment = reader.segment() if isinstance(reader, SegmentReader) else None
+    if segment is None:
+        return {}  # an empty index: no segment, no words
+    key = (segment.segment_id(), field)
     with _lock:
         found = _cache.get(key)
         if found is not None:
