@@ -90,3 +90,38 @@ def test_compound_segments_are_read_in_place_not_copied(built):
         for opened in (leaf._terms._dbfile, leaf._terms._postfile):
             assert isinstance(opened, MappedFile)
             assert not isinstance(opened.file, io.BytesIO)
+
+
+def test_postings_of_a_segment_with_deletions_are_read_a_block_at_a_time(tmp_path, monkeypatch):
+    """A deleted document's postings stay in its segment: Whoosh hides them behind a
+    FilterMatcher that steps one posting at a time in Python. The archive reads the blocks
+    and drops the deleted documents itself, with the same answer."""
+    from whoosh.matching.wrappers import FilterMatcher
+
+    from articles.search.whoosh.columns import _postings_of
+
+    engine = WhooshBackend(tmp_path / "idx")
+    # Enough documents for several posting blocks (Whoosh writes 128 postings per block).
+    engine.rebuild(doc(pk, f"report {pk}", "Demonstrators gathered. " * (1 + pk % 3)) for pk in range(1, 601))
+    engine.write(upsert=[], delete=[1, 2, 3, 250, 599])
+    leaf = max(leaves(engine), key=lambda leaf: leaf.doc_count_all())
+    assert leaf.has_deletions()
+
+    def stepped(leaf):
+        matcher = leaf.postings("body", "gather")
+        ids, weights = [], []
+        while matcher.is_active():
+            ids.append(matcher.id())
+            weights.append(matcher.weight())
+            matcher.next()
+        return ids, weights
+
+    expected_ids, expected_weights = stepped(leaf)
+    assert len(expected_ids) > 256 and len(expected_ids) == leaf.doc_count()
+    matcher = leaf.postings("body", "gather")
+    assert isinstance(matcher, FilterMatcher)
+    monkeypatch.setattr(FilterMatcher, "next", lambda self: pytest.fail("stepped one posting at a time"))
+    ids, weights = _postings_of(matcher)
+    assert ids.tolist() == expected_ids
+    assert weights.tolist() == expected_weights
+    engine.close()

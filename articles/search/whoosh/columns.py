@@ -20,6 +20,7 @@ from collections import Counter, OrderedDict
 from dataclasses import dataclass
 
 import numpy as np
+from whoosh.matching.wrappers import FilterMatcher
 
 from ..schema import NO_DATE, id_field
 
@@ -36,7 +37,24 @@ def _ids_of(matcher) -> np.ndarray:
 def _postings_of(matcher) -> tuple[np.ndarray, np.ndarray]:
     """Every document number of a posting list and its weight (the term's frequency in the
     document), a block at a time (whoosh-reloaded 2.7.5's W3 matcher), falling back on the
-    public one-by-one iteration for other codecs."""
+    public one-by-one iteration for other codecs.
+
+    A segment with deletions (any segment a save has touched) wraps its matchers in a
+    FilterMatcher that steps over the deleted documents one posting at a time in Python:
+    its child's blocks are read instead and the deleted documents dropped with numpy (a
+    20-word query at 100,000 reports stepped through 440,000 postings that way)."""
+    if (
+        isinstance(matcher, FilterMatcher)
+        and matcher.boost == 1
+        and hasattr(matcher.child, "_read_ids")
+        and isinstance(matcher._ids, set | frozenset)
+    ):
+        # The filter has only moved its child past listed documents: every block the child
+        # still holds is read whole, and the list applied to all of it.
+        ids, weights = _postings_of(matcher.child)
+        listed = np.fromiter(matcher._ids, dtype=np.int64, count=len(matcher._ids))
+        keep = np.isin(ids, listed, invert=matcher._exclude)
+        return ids[keep], weights[keep]
     if not hasattr(matcher, "_read_ids"):
         ids, weights = [], []
         while matcher.is_active():
