@@ -107,8 +107,8 @@ def test_postings_of_a_segment_with_deletions_are_read_a_block_at_a_time(tmp_pat
     leaf = max(leaves(engine), key=lambda leaf: leaf.doc_count_all())
     assert leaf.has_deletions()
 
-    def stepped(leaf):
-        matcher = leaf.postings("body", "gather")
+    def stepped(field, term):
+        matcher = leaf.postings(field, term)
         ids, weights = [], []
         while matcher.is_active():
             ids.append(matcher.id())
@@ -116,12 +116,17 @@ def test_postings_of_a_segment_with_deletions_are_read_a_block_at_a_time(tmp_pat
             matcher.next()
         return ids, weights
 
-    expected_ids, expected_weights = stepped(leaf)
-    assert len(expected_ids) > 256 and len(expected_ids) == leaf.doc_count()
-    matcher = leaf.postings("body", "gather")
-    assert isinstance(matcher, FilterMatcher)
+    # Frequencies of 1 to 3 (stored as an array), all 1 (stored as None), one report only.
+    terms = [("body", "gather"), ("title", "report"), ("title", "300")]
+    expected = {term: stepped(*term) for term in terms}
+    assert len(expected["body", "gather"][0]) > 256 and len(expected["body", "gather"][0]) == leaf.doc_count()
+    assert set(expected["body", "gather"][1]) == {1.0, 2.0, 3.0} and set(expected["title", "report"][1]) == {
+        1.0
+    }
     monkeypatch.setattr(FilterMatcher, "next", lambda self: pytest.fail("stepped one posting at a time"))
-    ids, weights = _postings_of(matcher)
-    assert ids.tolist() == expected_ids
-    assert weights.tolist() == expected_weights
+    for term in terms:
+        matcher = leaf.postings(*term)
+        assert isinstance(matcher, FilterMatcher)
+        ids, weights = _postings_of(matcher)
+        assert (ids.tolist(), weights.tolist()) == expected[term], term
     engine.close()

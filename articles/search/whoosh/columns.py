@@ -64,14 +64,34 @@ def _postings_of(matcher) -> tuple[np.ndarray, np.ndarray]:
         return np.asarray(ids, dtype=np.int64), np.asarray(weights, dtype=np.float64)
     blocks, weights = [], []
     while matcher.is_active():
-        matcher._read_ids()
-        matcher._read_weights()
-        blocks.append(np.asarray(matcher._ids, dtype=np.int64))
-        weights.append(np.asarray(matcher._weights, dtype=np.float64))
+        ids, block_weights = _block_of(matcher)
+        blocks.append(ids)
+        weights.append(block_weights)
         matcher._next_block()
     if not blocks:
         return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float64)
     return np.concatenate(blocks), np.concatenate(weights)
+
+
+def _block_of(matcher) -> tuple[np.ndarray, np.ndarray]:
+    """The current block's document numbers and weights, decoded as Whoosh's
+    `_read_ids`/`_read_weights` decode them (ids stored as deltas; weights stored as None
+    when all 1, as one float when all equal), with numpy instead of a generator per id."""
+    if matcher._byteids:  # ids that are strings: not the archive's fields
+        matcher._read_ids()
+        matcher._read_weights()
+        return np.asarray(matcher._ids, dtype=np.int64), np.asarray(matcher._weights, dtype=np.float64)
+    if matcher._data is None:
+        matcher._read_data()
+    stored_ids, stored_weights = matcher._data[0], matcher._data[1]
+    ids = np.cumsum(np.asarray(stored_ids, dtype=np.int64))
+    if stored_weights is None:
+        weights = np.ones(len(ids))
+    elif isinstance(stored_weights, float):
+        weights = np.full(len(ids), stored_weights)
+    else:
+        weights = np.asarray(stored_weights, dtype=np.float64)
+    return ids, weights
 
 
 @dataclass
