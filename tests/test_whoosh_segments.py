@@ -7,6 +7,7 @@ import logging
 import pytest
 from whoosh.query import Term
 from whoosh.reading import SegmentReader
+from whoosh.writing import SegmentWriter
 
 from articles.search.whoosh import WhooshBackend
 from articles.search.whoosh import backend as engine
@@ -64,13 +65,47 @@ def test_single_saves_are_merged_after_their_commit(built):
     assert reader.doc_count() == 80
 
 
+def test_merges_after_saves_are_bounded_and_leave_large_segments_alone(tmp_path, monkeypatch):
+    """Saves' segments merge by tiers: a few small segments wait in each tier, a merge
+    rewrites at most MERGE_FACTOR segments of under MERGE_MAX_DOCS documents each, and a
+    large segment (a rebuild's) is never rewritten by a save. Whoosh's MERGE_SMALL merged a
+    large segment into the small ones once enough of them had gathered."""
+    monkeypatch.setattr(engine, "MERGE_MAX_DOCS", 64)
+    writer = WhooshBackend(tmp_path / "idx")
+    writer.rebuild(doc(pk, f"report {pk}", "Demonstrators gathered.") for pk in range(1, 301))
+    big = {s.segment().segment_id(): s.doc_count_all() for s in leaves(writer)}  # one per process
+    assert min(big.values()) >= 64
+    rewritten = []
+    add_reader = SegmentWriter.add_reader
+
+    def watched(self, reader):  # what a merge copies into its new segment
+        rewritten.append(reader.doc_count_all())
+        return add_reader(self, reader)
+
+    monkeypatch.setattr(SegmentWriter, "add_reader", watched)
+    for pk in range(1000, 1200):
+        writer.write(upsert=[doc(pk, f"save {pk}", "Sit-in.")])
+        segments = leaves(writer)
+        ids = [s.segment().segment_id() for s in segments]
+        assert set(big) <= set(ids)
+        small = [s for s in segments if s.segment().segment_id() not in big]
+        # At most MERGE_FACTOR - 1 per tier (1-3, 4-15, 16-63), and the finished ones of 64+.
+        assert len([s for s in small if s.doc_count_all() < 64]) <= 3 * 3
+    assert len(writer.match("sit").pks) == 200
+    assert writer.doc_count() == 500
+    assert rewritten and max(rewritten) < 64 and not set(big.values()) & set(rewritten)
+    # The saves merge by tiers: 200 saves rewrote each document a few times, not 200.
+    assert sum(rewritten) < 200 * 5
+    writer.close()
+
+
 def test_a_failed_merge_never_undoes_the_save(built, monkeypatch, caplog):
     writer, reader = built
 
     def full_disk(_writer, _segments):
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr("whoosh.writing.MERGE_SMALL", full_disk)  # merging fails, as on a full disk
+    monkeypatch.setattr(engine, "tiered_merge", full_disk)  # merging fails, as on a full disk
     with caplog.at_level(logging.ERROR, logger=engine.__name__):
         writer.write(upsert=[doc(200, "Saved before the merge")])
     assert reader.match("merge").pks == [200]
@@ -140,3 +175,28 @@ def test_postings_of_a_segment_with_deletions_are_read_a_block_at_a_time(tmp_pat
         ids, weights = _postings_of(matcher)
         assert (ids.tolist(), weights.tolist()) == expected[term], term
     leaf.close()
+
+
+def test_field_lengths_are_read_whole_as_whoosh_reads_them_one_by_one(tmp_path):
+    """BM25 needs every document's field length: read as one slice of the segment's file
+    (a rebuild's segment and a save's compound one), equal to Whoosh's own answers,
+    including the documents after the last one that has the field."""
+    from articles.search.whoosh.columns import _field_lengths
+
+    writer = WhooshBackend(tmp_path / "idx")
+    docs = [doc(pk, f"report {pk}", "word " * (pk * 7 % 300)) for pk in range(1, 41)]
+    for d in docs[:25]:
+        d["city"] = "Almaty ; Alma-Ata" if d["pk"] % 2 else ""
+    writer.rebuild(docs)
+    writer.write(upsert=[doc(99, "Compound segment", "Sit-in " * 40)])
+    checked = 0
+    for leaf in leaves(writer):
+        n = leaf.doc_count_all()
+        for field in ("body", "title", "city", "text", "prefix"):
+            if field not in leaf.schema:
+                continue
+            one_by_one = [leaf.doc_field_length(d, field) or 0 for d in range(n)]
+            assert _field_lengths(leaf, field, n).tolist() == one_by_one
+            checked += 1
+    assert checked >= 6 and any(leaf.segment().is_compound() for leaf in leaves(writer))
+    writer.close()

@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 
 import numpy as np
-from whoosh import index, writing
+from whoosh import index
 from whoosh import query as wq
 from whoosh.classify import Bo1Model
 from whoosh.reading import EmptyReader, MultiReader, SegmentReader
@@ -52,6 +52,47 @@ OPEN_RETRIES = 8
 PROCS = min(4, os.cpu_count() or 1)
 #: Memory each writing process may use for its buffers before it writes a run to disk.
 LIMIT_MB = 128
+#: Saves' small segments merge by tiers (1-3 documents, 4-15, 16-63, ...): MERGE_FACTOR
+#: segments of one tier become one of the next, so a saved document is rewritten about
+#: once per tier, at most MERGE_FACTOR - 1 segments wait in each tier, and no merge after a
+#: save rewrites more than MERGE_FACTOR segments of under MERGE_MAX_DOCS documents each.
+MERGE_FACTOR = 4
+MERGE_MAX_DOCS = 1024
+
+
+def tiered_merge(writer, segments):
+    """A merge policy for single saves, after Lucene's LogDocMergePolicy: the lowest tier
+    holding MERGE_FACTOR segments merges, with the tiers below it (fewer than
+    MERGE_FACTOR segments each). Segments whose documents are all deleted are dropped;
+    segments of MERGE_MAX_DOCS documents or more (a rebuild's, or a tier's end) are left
+    as they are until the next rebuild. Whoosh's MERGE_SMALL instead merged everything
+    under a Fibonacci bound and now and then rewrote thousands of documents while a
+    curator's next save waited for the writer lock."""
+    kept, tiers = [], {}
+    for segment in segments:
+        live = segment.doc_count()
+        if live == 0:
+            continue  # nothing left to read: dropped without a merge
+        if live >= MERGE_MAX_DOCS:
+            kept.append(segment)
+            continue
+        tier = 0
+        while live >= MERGE_FACTOR ** (tier + 1):
+            tier += 1
+        tiers.setdefault(tier, []).append(segment)
+    full = [tier for tier, members in tiers.items() if len(members) >= MERGE_FACTOR]
+    merged = []
+    if full:
+        top = min(full)
+        for tier in sorted(tiers):
+            (merged if tier <= top else kept).extend(tiers[tier])
+    else:
+        kept += [segment for members in tiers.values() for segment in members]
+    for segment in merged:
+        reader = SegmentReader(writer.storage, writer.schema, segment)
+        writer.add_reader(reader)
+        reader.close()
+    return kept
 
 
 def _reader_of(storage, schema, segment, generation, previous: dict):
@@ -374,14 +415,14 @@ class WhooshBackend(SearchBackend):
                     logger.exception("merging small index segments failed")
 
     def _merge_small_segments(self, ix):
-        """Whoosh's MERGE_SMALL policy (small segments merge, so a save's one-document segment
-        does not add up to thousands), applied after the save's own commit instead of within
-        it: a merge of a few dozen documents took up to a second under load, and the save
-        waited for it. Nothing is written when nothing merges."""
+        """`tiered_merge` (small segments merge, so a save's one-document segment does not
+        add up to thousands), applied after the save's own commit instead of within it: a
+        merge of a few dozen documents took up to a second under load, and the save waited
+        for it. Nothing is written when nothing merges."""
         writer = ix.writer(timeout=LOCK_TIMEOUT, limitmb=LIMIT_MB)
         try:
             segments = list(writer.segments)
-            kept = writing.MERGE_SMALL(writer, segments)  # adds what it merges to the writer
+            kept = tiered_merge(writer, segments)  # adds what it merges to the writer
         except BaseException:
             writer.cancel()
             raise
