@@ -20,7 +20,10 @@ from collections import Counter, OrderedDict
 from dataclasses import dataclass
 
 import numpy as np
+from whoosh.codec.whoosh3 import LENGTHS_COLUMN
+from whoosh.columns import NumericColumn
 from whoosh.matching.wrappers import FilterMatcher
+from whoosh.util.numeric import byte_to_length
 
 from ..schema import NO_DATE, id_field
 
@@ -92,6 +95,28 @@ def _block_of(matcher) -> tuple[np.ndarray, np.ndarray]:
     else:
         weights = np.asarray(stored_weights, dtype=np.float64)
     return ids, weights
+
+
+#: Whoosh's one-byte field lengths, decoded.
+_LENGTH_OF_BYTE = np.array([0.0] + [float(byte_to_length(b)) for b in range(1, 256)])
+
+
+def _field_lengths(reader, field: str, n: int) -> np.ndarray:
+    """Each document's length in `field`. Whoosh's W3 codec keeps them as one byte per
+    document, written up to the last document that has one: read as one slice of the
+    file and decoded with a table, where asking Whoosh document by document took about a
+    second per field for a segment of 50,000 documents, on the first search of a worker."""
+    perdoc = getattr(reader, "_perdoc", None)
+    column = None
+    if perdoc is not None and hasattr(perdoc, "_cached_reader"):
+        column = perdoc._cached_reader(f"_{field}_len", LENGTHS_COLUMN)
+    if isinstance(column, NumericColumn.Reader) and column._typecode == "B" and not column._reverse:
+        stored = min(column._count, n)
+        codes = np.zeros(n, dtype=np.uint8)
+        if stored:
+            codes[:stored] = np.frombuffer(column._dbfile.get(column._basepos, stored), dtype=np.uint8)
+        return _LENGTH_OF_BYTE[codes]
+    return np.fromiter((reader.doc_field_length(d, field) or 0 for d in range(n)), dtype=np.float64, count=n)
 
 
 @dataclass
@@ -170,11 +195,7 @@ class SegmentColumns:
         with self._plock:
             found = self._lengths.get(field)
         if found is None:
-            found = np.fromiter(
-                (reader.doc_field_length(d, field) or 0 for d in range(self.n)),
-                dtype=np.float64,
-                count=self.n,
-            )
+            found = _field_lengths(reader, field, self.n)
             with self._plock:
                 self._lengths[field] = found
         return found
