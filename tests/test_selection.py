@@ -7,6 +7,7 @@ import json
 import random
 from collections import Counter
 
+import numpy as np
 import pytest
 from whoosh import scoring
 
@@ -169,6 +170,48 @@ def test_the_first_page_of_a_large_search_does_not_score_every_match(tmp_path, m
     # Whoosh's per-document scorer is for the page's candidates only; a query of plain words
     # is scored as arrays over its posting lists (ranking.py) and needs it for none.
     assert len(scored) < 10_020 / 4, f"{len(scored)} documents scored for a page of 20"
+    backend.close()
+
+
+def test_array_scores_equal_whooshs_own_scores(tmp_path):
+    """A query of plain words is scored as arrays over its posting lists (ranking.py); each
+    live document's score must be the one Whoosh's own collector gives it, across segments,
+    with deletions, long posting lists (several blocks) and the names fields."""
+    from articles.search import query as q
+    from articles.search.whoosh.ranking import word_leaves, word_scores
+
+    rng = random.Random(7)
+    words = "police detained protesters rally almaty strike workers court election capital".split()
+
+    def doc(pk):
+        body = " ".join(rng.choice(words) for _ in range(rng.randint(5, 120)))
+        city = "Almaty ; Alma-Ata" if pk % 5 == 0 else ""
+        return {
+            "pk": pk,
+            "title": f"Report {pk} {rng.choice(words)}",
+            "body": body,
+            "city": city,
+            "language": "en",
+            "stamp": str(pk),
+        }
+
+    backend = WhooshBackend(tmp_path / "index")
+    backend.rebuild(doc(pk) for pk in range(1, 700))
+    backend.write(upsert=[doc(pk) for pk in (3, 500, 900)], delete=[10, 11])
+    searcher = backend._open_searcher()
+    columns = backend._columns
+    assert searcher.reader().has_deletions() and len(list(searcher.leaf_searchers())) > 1
+    for text in ("police detained protesters in almaty", "strike", "court election capital workers"):
+        built, _minimum = backend.translator(searcher).build(q.parse(text))
+        leaves = word_leaves(built)
+        assert leaves, text
+        scores = word_scores(searcher, columns, leaves)
+        whoosh = {hit.docnum: hit.score for hit in searcher.search(built, limit=None)}
+        live = np.flatnonzero(columns.live & (scores > 0))
+        assert set(live.tolist()) == set(whoosh), text
+        assert len(whoosh) > 128  # posting lists of several blocks
+        for docnum, score in whoosh.items():
+            assert scores[docnum] == pytest.approx(score, rel=1e-9), (text, docnum)
     backend.close()
 
 
