@@ -3,6 +3,7 @@ index by reopening only new segments, and merging small segments never delays a 
 
 import io
 import logging
+from pathlib import Path
 
 import pytest
 from whoosh.query import Term
@@ -199,4 +200,92 @@ def test_field_lengths_are_read_whole_as_whoosh_reads_them_one_by_one(tmp_path):
             assert _field_lengths(leaf, field, n).tolist() == one_by_one
             checked += 1
     assert checked >= 6 and any(leaf.segment().is_compound() for leaf in leaves(writer))
+    writer.close()
+
+
+def test_posting_arrays_hold_whooshs_lists_and_give_the_same_answers(tmp_path, monkeypatch):
+    """A large segment's long posting lists are written beside it as flat arrays
+    (arrays.py) that every reader maps instead of decoding Whoosh's blocks. They must hold
+    exactly Whoosh's lists, give the same answers as the blocks, be ignored when damaged,
+    and go with their segment."""
+    import random
+
+    from articles.search.criteria import Criteria
+    from articles.search.whoosh import arrays
+    from articles.search.whoosh import columns as columns_module
+    from articles.search.whoosh.columns import _postings_of
+
+    monkeypatch.setattr(arrays, "MIN_SEGMENT_DOCS", 100)
+    monkeypatch.setattr(arrays, "MIN_DOCS", 20)
+    rng = random.Random(3)
+    words = "police detained protesters rally almaty strike workers court election capital".split()
+
+    def report(pk):
+        d = doc(pk, f"Report {pk} {rng.choice(words)}", " ".join(rng.choices(words, k=rng.randint(3, 60))))
+        d.update(date=18_000 + pk % 400, city_ids=[pk % 7], actor_ids=[pk % 11, 20 + pk % 3])
+        return d
+
+    path = tmp_path / "idx"
+    writer = WhooshBackend(path)
+    writer.rebuild(report(pk) for pk in range(1, 401))
+    big = [leaf for leaf in leaves(writer) if leaf.doc_count_all() >= 100]
+    assert big
+    checked = 0
+    for leaf in big:
+        found = arrays.load(path, leaf.segment().segment_id(), leaf.doc_count_all())
+        assert found is not None and found.covers("text") and found.covers("city_ids")
+        for field in ("text", "prefix", "city_ids", "actor_ids"):
+            for term in found.field_terms(field):
+                ids, tf = found.get(field, term)
+                expected_ids, expected_tf = _postings_of(leaf.postings(field, term))
+                assert ids.tolist() == expected_ids.tolist() and tf.tolist() == expected_tf.tolist()
+                checked += 1
+        # Short lists stay in Whoosh's blocks only.
+        assert all(leaf.doc_frequency("text", t) >= 20 for t in found.field_terms("text"))
+    assert checked > 30
+    writer.write(upsert=[report(5)], delete=[6, 7])  # deletions in a segment with arrays
+
+    queries = [
+        Criteria(q="police detained", sort="relevance"),
+        Criteria(q="strike workers court election capital almaty rally protesters", sort="relevance"),
+        Criteria(q="election", entities=(("city", (3,)),)),
+        Criteria(entities=(("actor", (21,)),), sort="oldest"),
+    ]
+
+    def answers():
+        reader = WhooshBackend(path)
+        try:
+            reader._open_searcher()
+            used = [c.arrays is not None for c, _ in reader._columns.segments]
+            result = []
+            for criteria in queries:
+                selection = reader.select(criteria)
+                result.append(
+                    (
+                        selection.count(),
+                        selection.pks(0, 30),
+                        selection.counts("city"),
+                        selection.counts("actor"),
+                    )
+                )
+            return used, result
+        finally:
+            reader.close()
+            columns_module.forget_segments(set())  # as a new process: nothing cached
+
+    used, with_arrays = answers()
+    assert any(used)
+    for base in path.glob("*.arrays.terms.json"):
+        ids_file = Path(str(base).removesuffix(".terms.json") + ".ids.npy")
+        ids_file.write_bytes(ids_file.read_bytes()[:-40])  # damaged: ignored
+    used, from_blocks = answers()
+    assert not any(used)
+    assert from_blocks == with_arrays
+    assert with_arrays[0][0] > 0 and with_arrays[3][0] > 0
+
+    writer.rebuild(report(pk) for pk in range(1, 401))  # new segments, new arrays, old ones gone
+    segment_ids = {leaf.segment().segment_id() for leaf in leaves(writer)}
+    on_disk = {p.name.split(".")[0] for p in path.glob("*.arrays.*")}
+    assert on_disk and on_disk <= segment_ids
+    assert not list(path.glob("*.tmp"))
     writer.close()

@@ -31,9 +31,9 @@ from .. import query as q
 from ..base import IndexUnavailable, SearchBackend
 from ..names import words as name_words
 from ..schema import NO_DATE, PREFIX_FIELD, QUERY_FIELDS, SCHEMA_VERSION, TEXT_FIELD, TITLE_REPEAT, id_field
-from . import vocabulary
+from . import arrays, vocabulary
 from .analysis import build_schema
-from .columns import Columns
+from .columns import Columns, _postings_of
 from .highlight import snippets
 from .parallel import ParallelWriter
 from .ranking import top, weighting, word_scores
@@ -221,7 +221,7 @@ class WhooshBackend(SearchBackend):
     def _set_searcher(self, searcher):
         # The searcher replaced is not closed here: a selection made from it may still be
         # answering; it closes when the last of them lets it go.
-        columns = Columns(searcher, self.kinds)
+        columns = Columns(searcher, self.kinds, self.path)
         self._searcher, self._columns = searcher, columns
 
     # ------------------------------------------------------------ query planning
@@ -405,6 +405,7 @@ class WhooshBackend(SearchBackend):
                 writer.cancel()
             elif bulk:
                 writer.commit()
+                self._write_arrays()
             else:
                 # The change first, searchable at once; then merging, in a commit of its own.
                 writer.commit(merge=False)
@@ -455,7 +456,30 @@ class WhooshBackend(SearchBackend):
             # the old index until then, never a half-built one.
             writer.commit(mergetype=CLEAR)
             self._remove_other_versions()
+            self._write_arrays()
         return count
+
+    def _write_arrays(self):
+        """Posting arrays (arrays.py) for the large segments that lack them, and none left
+        for segments the index no longer holds. Called with the writer lock held, after a
+        commit: the index is complete without them, so a failure is logged, not raised."""
+        fields = {TEXT_FIELD: arrays.MIN_DOCS, PREFIX_FIELD: arrays.MIN_DOCS}
+        fields.update({id_field(kind): 1 for kind in self.kinds})
+        try:
+            reader = self._open_index().reader()
+            try:
+                leaves = [leaf for leaf, _ in reader.leaf_readers() if isinstance(leaf, SegmentReader)]
+                for leaf in leaves:
+                    segment_id = leaf.segment().segment_id()
+                    n = leaf.doc_count_all()
+                    if n >= arrays.MIN_SEGMENT_DOCS and not arrays.load(self.path, segment_id, n):
+                        arrays.write(self.path, leaf, fields, _postings_of)
+                keep = {leaf.segment().segment_id() for leaf in leaves}
+                arrays.remove_others(self.path, keep)
+            finally:
+                reader.close()
+        except Exception:
+            logger.exception("writing the index's posting arrays failed")
 
     def _remove_other_versions(self):
         mine = re.compile(rf"^_?{re.escape(INDEX_NAME)}_")

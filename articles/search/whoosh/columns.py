@@ -26,6 +26,7 @@ from whoosh.matching.wrappers import FilterMatcher
 from whoosh.util.numeric import byte_to_length
 
 from ..schema import NO_DATE, id_field
+from . import arrays
 
 _LOCK = threading.Lock()
 _SEGMENTS: dict[tuple[str, int], "SegmentColumns"] = {}
@@ -129,14 +130,16 @@ class Multi:
 
 
 class SegmentColumns:
-    def __init__(self, reader, kinds: list[str], languages: list[str]):
+    def __init__(self, reader, kinds: list[str], languages: list[str], found_arrays=None):
         # No reference to `reader` is kept: readers close with their searcher's generation.
         self.language_names = list(languages)
         n = reader.doc_count_all()
         self.n = n
+        #: the segment's posting arrays on disk (arrays.py), when it has them
+        self.arrays = found_arrays
         self.pk = self._numbers(reader, "pk_number", n, 0)
         self.date = self._numbers(reader, "date", n, NO_DATE)
-        self.multi = {kind: self._multi(reader, id_field(kind), n) for kind in kinds}
+        self.multi = {kind: self._multi(reader, id_field(kind), found_arrays) for kind in kinds}
         self.language = np.zeros(n, dtype=np.int16)
         for code, language in enumerate(languages):
             if ("language", language) in reader:
@@ -152,11 +155,15 @@ class SegmentColumns:
         return np.fromiter(reader.column_reader(field), dtype=np.int64, count=n)
 
     @staticmethod
-    def _multi(reader, field: str, n: int) -> Multi:
+    def _multi(reader, field: str, found_arrays) -> Multi:
         docs, codes, ids = [], [], []
-        for code, term in enumerate(reader.lexicon(field)):
-            term = term.decode() if isinstance(term, bytes) else term
-            found = _ids_of(reader.postings(field, term))
+        if found_arrays is not None and found_arrays.covers(field):
+            terms = found_arrays.field_terms(field)
+            lists = (found_arrays.get(field, term)[0] for term in terms)
+        else:
+            terms = [t.decode() if isinstance(t, bytes) else t for t in reader.lexicon(field)]
+            lists = (_ids_of(reader.postings(field, term)) for term in terms)
+        for code, (term, found) in enumerate(zip(terms, lists, strict=True)):
             docs.append(found)
             codes.append(np.full(len(found), code, dtype=np.int32))
             ids.append(int(term))
@@ -173,6 +180,10 @@ class SegmentColumns:
 
     def weighted(self, reader, field: str, term: str) -> tuple[np.ndarray, np.ndarray]:
         """This segment's documents holding `term`, and the term's frequency in each."""
+        if self.arrays is not None:
+            found = self.arrays.get(field, term)
+            if found is not None:
+                return found
         key = (field, term)
         with self._plock:
             found = self._postings.get(key)
@@ -203,14 +214,20 @@ class SegmentColumns:
         return found
 
 
-def segment_columns(reader, kinds, languages) -> SegmentColumns:
+def segment_columns(reader, kinds, languages, folder=None) -> SegmentColumns:
     """A segment's arrays, read once per process and shared by every generation that keeps
-    the segment (its deletions live in the generation's live mask, not here)."""
-    key = (reader.segment().segment_id(), reader.doc_count_all())
+    the segment (its deletions live in the generation's live mask, not here). Its posting
+    arrays on disk (in `folder`: arrays.py) are looked for again by each new
+    generation until they are there: they are written just after the segment."""
+    segment_id, n = reader.segment().segment_id(), reader.doc_count_all()
+    key = (segment_id, n)
     with _LOCK:
         found = _SEGMENTS.get(key)
-    if found is None or found.language_names != list(languages):
-        found = SegmentColumns(reader, kinds, languages)
+    looked_up = None
+    if folder is not None and n >= arrays.MIN_SEGMENT_DOCS and (found is None or found.arrays is None):
+        looked_up = arrays.load(folder, segment_id, n)
+    if found is None or found.language_names != list(languages) or (looked_up and not found.arrays):
+        found = SegmentColumns(reader, kinds, languages, looked_up)
         with _LOCK:
             _SEGMENTS[key] = found
     return found
@@ -226,7 +243,7 @@ def forget_segments(keep: set) -> None:
 class Columns:
     """The arrays of one searcher (one index generation)."""
 
-    def __init__(self, searcher, kinds: list[str]):
+    def __init__(self, searcher, kinds: list[str], folder=None):
         reader = searcher.reader()
         languages = (
             sorted({t.decode() if isinstance(t, bytes) else t for t in reader.lexicon("language")})
@@ -242,7 +259,7 @@ class Columns:
             sub_reader = sub.reader()
             if sub_reader.doc_count_all() == 0:
                 continue
-            columns = segment_columns(sub_reader, kinds, languages)
+            columns = segment_columns(sub_reader, kinds, languages, folder)
             keep.add((sub_reader.segment().segment_id(), sub_reader.doc_count_all()))
             self.segments.append((columns, offset))
             self.readers.append(sub_reader)

@@ -1,0 +1,135 @@
+"""A large segment's long posting lists, decoded once into flat arrays on disk.
+
+Whoosh stores a posting list as blocks of 128 postings, each a zlib-compressed pickle read
+with a header of its own: about 30-50 microseconds a block in Python. A word most reports
+hold has hundreds of blocks in a segment of 50,000, so a 20-word claim read 20-60 ms of
+blocks per word and field in a worker that had not read them yet (every worker after a
+start, a rebuild or a merge). Here, when the archive writes a segment of at least
+MIN_SEGMENT_DOCS documents (a rebuild's, a large import's), it writes beside it the posting
+lists of the scored fields holding at least MIN_DOCS documents, and of every entity, as
+three files named after the segment (`articles_v7_<id>.arrays.*`: the pattern of Whoosh's
+own segment files, so that Whoosh deletes them with their segment when it cleans up after a
+commit):
+
+- `.arrays.ids.npy`: document numbers (int32), list after list;
+- `.arrays.tf.npy`: the term's frequency in each (uint16, whole numbers);
+- `.arrays.terms.json`: version, the segment's document count and, per field and term,
+  where its list starts and how long it is. Written last: a segment without it (a process
+  killed half-way) is read from Whoosh's blocks, and its arrays are written again.
+
+Every web worker maps the same files (`numpy.load(mmap_mode="r")`): no decoding, one copy in
+the page cache. The arrays are derived data like the rest of the index: dropped with their
+segment, rewritten by `rebuild_index`, never needed for a correct answer. A segment's
+deletions are not in them; readers apply the generation's live mask as they do to Whoosh's
+own lists.
+"""
+
+import contextlib
+import json
+import logging
+import os
+from pathlib import Path
+
+import numpy as np
+
+logger = logging.getLogger(__name__)
+
+VERSION = 1
+#: Segments smaller than this keep Whoosh's blocks alone (a save's, a tier's merge).
+MIN_SEGMENT_DOCS = 5_000
+#: Lists shorter than this are a block or two of Whoosh's: cheap enough to read there.
+MIN_DOCS = 256
+MARK = ".arrays."
+TF_MAX = np.iinfo(np.uint16).max
+
+
+def _base(folder: Path, segment_id: str) -> Path:
+    """`segment_id` is Whoosh's, which starts with the index's name."""
+    return Path(folder) / f"{segment_id}.arrays"
+
+
+class SegmentArrays:
+    """The arrays of one segment, mapped read-only."""
+
+    def __init__(self, ids: np.ndarray, tf: np.ndarray, terms: dict):
+        self.ids, self.tf, self.terms = ids, tf, terms
+
+    def get(self, field: str, term: str) -> tuple[np.ndarray, np.ndarray] | None:
+        where = self.terms.get(field, {}).get(term)
+        if where is None:
+            return None
+        start, count = where
+        return self.ids[start : start + count], self.tf[start : start + count]
+
+    def covers(self, field: str) -> bool:
+        return field in self.terms
+
+    def field_terms(self, field: str) -> list[str]:
+        return list(self.terms.get(field, ()))
+
+
+def load(folder, segment_id: str, doc_count: int) -> SegmentArrays | None:
+    """The segment's arrays, or None when there are none (or none that can be trusted)."""
+    base = _base(folder, segment_id)
+    try:
+        with open(f"{base}.terms.json") as handle:
+            table = json.load(handle)
+        if table.get("version") != VERSION or table.get("doc_count") != doc_count:
+            return None
+        ids = np.load(f"{base}.ids.npy", mmap_mode="r")
+        tf = np.load(f"{base}.tf.npy", mmap_mode="r")
+    except (OSError, ValueError):
+        return None
+    if len(ids) != table["postings"] or len(tf) != table["postings"]:
+        return None
+    return SegmentArrays(ids, tf, table["fields"])
+
+
+def write(folder, reader, fields: dict[str, int], postings_of) -> int:
+    """Write the arrays of `reader`'s segment (a SegmentReader): for each field, the lists
+    of at least `fields[field]` documents, read with `postings_of(matcher)`. Returns the
+    number of postings written. Temporary files first, the table last."""
+    base = _base(folder, reader.segment().segment_id())
+    table: dict[str, dict[str, list[int]]] = {}
+    id_parts, tf_parts, start = [], [], 0
+    for field, min_docs in fields.items():
+        if field not in reader.schema or not reader.schema[field].indexed:
+            continue
+        entries = table.setdefault(field, {})
+        for text, info in reader.iter_field(field):
+            if info.doc_frequency() < min_docs:
+                continue
+            ids, weights = postings_of(reader.postings(field, text))
+            term = text.decode() if isinstance(text, bytes) else text
+            entries[term] = [start, len(ids)]
+            id_parts.append(ids.astype(np.int32))
+            tf_parts.append(np.minimum(weights, TF_MAX).astype(np.uint16))
+            start += len(ids)
+    ids = np.concatenate(id_parts) if id_parts else np.zeros(0, dtype=np.int32)
+    tf = np.concatenate(tf_parts) if tf_parts else np.zeros(0, dtype=np.uint16)
+    for suffix, array in ((".ids.npy", ids), (".tf.npy", tf)):
+        with open(f"{base}{suffix}.tmp", "wb") as handle:
+            np.save(handle, array)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(f"{base}{suffix}.tmp", f"{base}{suffix}")
+    header = {"version": VERSION, "doc_count": reader.doc_count_all(), "postings": start, "fields": table}
+    with open(f"{base}.terms.json.tmp", "w") as handle:
+        json.dump(header, handle, separators=(",", ":"))
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(f"{base}.terms.json.tmp", f"{base}.terms.json")
+    return start
+
+
+def remove_others(folder, keep: set[str]) -> None:
+    """Delete the arrays of segments not in `keep` (Whoosh's cleaning may have left them:
+    it skips files another process holds open) and temporary files left by a writer that
+    died (the writer lock is held)."""
+    for name in os.listdir(folder):
+        if MARK not in name:
+            continue
+        segment_id = name.split(MARK)[0]
+        if segment_id not in keep or name.endswith(".tmp"):
+            with contextlib.suppress(OSError):
+                os.remove(Path(folder) / name)
