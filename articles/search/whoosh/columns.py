@@ -120,6 +120,36 @@ def _field_lengths(reader, field: str, n: int) -> np.ndarray:
     return np.fromiter((reader.doc_field_length(d, field) or 0 for d in range(n)), dtype=np.float64, count=n)
 
 
+def _integer_column(reader, field: str, n: int) -> np.ndarray | None:
+    """A 64-bit integer NUMERIC field's column (pk_number, date) as one slice of the
+    segment's file: big-endian sortable values (signed ones offset by 2**63), the column's
+    default after the last document written. Iterating Whoosh's column reader took a second
+    and a half per 100,000 documents, on a worker's first search. None for any other column
+    (read the slow way)."""
+    perdoc = getattr(reader, "_perdoc", None)
+    fieldobj = reader.schema[field]
+    column_type = getattr(fieldobj, "column_type", None)
+    if (
+        perdoc is None
+        or not isinstance(column_type, NumericColumn)
+        or column_type._typecode != "Q"
+        or getattr(fieldobj, "numtype", None) is not int
+        or getattr(fieldobj, "decimal_places", 0)
+        or not perdoc.has_column(field)
+    ):
+        return None
+    column = perdoc.column_reader(field, column_type)
+    if not isinstance(column, NumericColumn.Reader) or column._reverse or column._typecode != "Q":
+        return None
+    stored = min(column._count, n)
+    raw = np.full(n, column._default, dtype=np.uint64)
+    if stored:
+        raw[:stored] = np.frombuffer(column._dbfile.get(column._basepos, stored * 8), dtype=">u8")
+    if fieldobj.signed:
+        return (raw ^ np.uint64(1 << 63)).view(np.int64)
+    return raw.astype(np.int64)
+
+
 @dataclass
 class Multi:
     """One kind's entity ids per document: entries in document order, as dense codes."""
@@ -152,6 +182,9 @@ class SegmentColumns:
     def _numbers(reader, field: str, n: int, default: int) -> np.ndarray:
         if n == 0:
             return np.zeros(0, dtype=np.int64)
+        found = _integer_column(reader, field, n)
+        if found is not None:
+            return found
         return np.fromiter(reader.column_reader(field), dtype=np.int64, count=n)
 
     @staticmethod
