@@ -189,21 +189,19 @@ class SegmentColumns:
 
     @staticmethod
     def _multi(reader, field: str, found_arrays) -> Multi:
-        docs, codes, ids = [], [], []
         if found_arrays is not None and found_arrays.covers(field):
             terms = found_arrays.field_terms(field)
             lists = (found_arrays.get(field, term)[0] for term in terms)
         else:
             terms = [t.decode() if isinstance(t, bytes) else t for t in reader.lexicon(field)]
             lists = (_ids_of(reader.postings(field, term)) for term in terms)
-        for code, (term, found) in enumerate(zip(terms, lists, strict=True)):
-            docs.append(found)
-            codes.append(np.full(len(found), code, dtype=np.int32))
-            ids.append(int(term))
+        docs = list(lists)
+        ids = [int(term) for term in terms]
         if not docs:
             empty = np.zeros(0, dtype=np.int64)
             return Multi(empty, empty.astype(np.int32), empty)
-        doc, code = np.concatenate(docs), np.concatenate(codes)
+        doc = np.concatenate(docs)
+        code = np.repeat(np.arange(len(docs), dtype=np.int32), [len(d) for d in docs])
         order = np.argsort(doc, kind="stable")
         return Multi(doc[order], code[order], np.asarray(ids, dtype=np.int64))
 
