@@ -40,7 +40,7 @@ __all__ = [
 ]
 
 #: ARCHIVE_SEARCH_ENGINE -> the module holding its `Backend` (a new engine is one entry).
-ENGINES = {"whoosh": "articles.search.whoosh"}
+ENGINES = {"whoosh": "articles.search.whoosh", "postgres": "articles.search.postgres.backend"}
 _backend: SearchBackend | None = None
 _backend_lock = threading.Lock()
 
