@@ -19,8 +19,8 @@ from rapidfuzz.distance import DamerauLevenshtein
 from .. import query as q
 from ..base import IndexUnavailable, SearchBackend
 from ..names import words as name_words
+from ..passages import snippets, words_of
 from ..schema import NAME_SEPARATOR, QUERY_FIELDS, SCHEMA_VERSION, id_field
-from ..snippets import snippets, words_of
 from .configs import config_for
 from .selection import TABLE, PostgresSelection
 from .text import prepared, quoted, spelling_words

@@ -1,4 +1,4 @@
-"""Snippets (`articles/search/snippets.py`) with the words matched as the index analyses them.
+"""Snippets (`articles/search/passages.py`) with the words matched as the index analyses them.
 
 Each word of the text is analysed as the index analyses it (a cached word -> term map), so
 "protesters" is marked for a search for "protest". Whoosh's own highlighter re-analyses whole
@@ -7,7 +7,7 @@ texts through its token pipeline, several times slower for a page of twenty long
 
 import functools
 
-from .. import snippets as neutral
+from .. import passages as neutral
 from .analysis import analyzer
 
 _ANALYZER = analyzer()
