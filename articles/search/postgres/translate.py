@@ -24,6 +24,8 @@ from .text import prepared, quoted
 PHRASE_FIELDS = tuple(QUERY_FIELDS)
 EXPANDED_FIELDS = ("title", "body")
 DEFAULT_CONFIGS = ("archive_english",)
+#: Vocabulary entries read at most per prefix or wildcard.
+SCAN_LIMIT = 20_000
 #: Gap combinations a phrase with slop is written out as, at most.
 MAX_GAP_COMBINATIONS = 64
 
@@ -154,11 +156,8 @@ class Translator:
         return _matches(tsquery, self._fields(fieldname, PHRASE_FIELDS))
 
     def prefix(self, node: q.Prefix) -> Cond:
-        text = prepared(node.text)
-        if not text:
-            return FALSE
-        self.prefixes.add(text)
-        return _matches(f"{quoted(text)}:*", self._fields(node.field, EXPANDED_FIELDS))
+        text = node.text.lower()
+        return self._vocabulary_words(f"{text}*", text, node.field, lambda word: word.startswith(text))
 
     def _budget(self, limit: int) -> int:
         return max(0, min(limit, q.MAX_TOTAL_EXPANSIONS - self.expanded))
@@ -182,16 +181,25 @@ class Translator:
     def wildcard(self, node: q.Wildcard) -> Cond:
         pattern = node.pattern.lower()
         literal = pattern.split("*")[0].split("?")[0]
+        return self._vocabulary_words(
+            pattern, literal, node.field, lambda word: fnmatch.fnmatchcase(word, pattern)
+        )
+
+    def _vocabulary_words(self, label: str, literal: str, fieldname, accept) -> Cond:
+        """The lexemes of the archive beginning with `literal` that `accept` keeps, the most
+        common first, within the term's and the query's budgets (as the Whoosh engine expands
+        prefixes and wildcards: a prefix is not left to PostgreSQL's `:*`, which would match
+        every word it begins)."""
         budget = self._budget(q.MAX_EXPANSIONS)
         like = literal.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
         self.cursor.execute(
             """SELECT word FROM search_postgres_term
-               WHERE kind = 'l' AND ndoc > 0 AND word LIKE %s ORDER BY ndoc DESC, word LIMIT 20000""",
-            [like],
+               WHERE kind = 'l' AND ndoc > 0 AND word LIKE %s ORDER BY ndoc DESC, word LIMIT %s""",
+            [like, SCAN_LIMIT],
         )
-        words = [w for (w,) in self.cursor.fetchall() if fnmatch.fnmatchcase(w, pattern)]
-        self._note_budget(pattern, len(words), budget)
-        return self._expanded(pattern, node.field, words[:budget])
+        words = [w for (w,) in self.cursor.fetchall() if accept(w)]
+        self._note_budget(label, len(words), budget)
+        return self._expanded(label, fieldname, words[:budget])
 
     def fuzzy(self, node: q.Fuzzy) -> Cond:
         self.analyse([node.text])
