@@ -10,7 +10,6 @@ import pytest
 
 from .conftest import ROOT, manage
 
-
 #: Settings each test gives itself (a run of the suite may set them for the whole suite).
 SET_BY_TESTS = ("DATABASE_URL", "ARCHIVE_INDEX_DIR", "ARCHIVE_SEARCH_ENGINE")
 
@@ -89,7 +88,9 @@ def test_good_settings_pass(tmp_path):
 def test_unknown_search_engine():
     result = run_check(ARCHIVE_SEARCH_ENGINE="solr")
     assert result.returncode == 1
-    assert result.stderr.strip() == "archive settings: ARCHIVE_SEARCH_ENGINE='solr': choose one of whoosh, postgres"
+    assert result.stderr.strip() == (
+        "archive settings: ARCHIVE_SEARCH_ENGINE='solr': choose one of whoosh, postgres"
+    )
 
 
 def test_postgres_search_engine_needs_a_postgres_database(tmp_path):

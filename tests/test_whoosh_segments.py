@@ -5,12 +5,18 @@ import io
 import logging
 
 import pytest
+from django.conf import settings
 from whoosh.query import Term
 from whoosh.reading import SegmentReader
 
 from articles.search.whoosh import WhooshBackend
 from articles.search.whoosh import backend as engine
 from articles.search.whoosh.storage import MappedFile
+
+pytestmark = pytest.mark.skipif(
+    settings.ARCHIVE_SEARCH_ENGINE != "whoosh",
+    reason="Whoosh's segments and readers: run on the Whoosh engine (ARCHIVE_SEARCH_ENGINE=whoosh)",
+)
 
 
 def doc(pk, title, body="A report."):
