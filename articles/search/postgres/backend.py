@@ -205,8 +205,8 @@ class PostgresBackend(SearchBackend):
         with connection.cursor() as cursor:
             translator = Translator(cursor, self.configs(cursor))
             translator.build(plan)
-            terms, prefixes = translator.terms, tuple(translator.prefixes)
-            if not (terms or prefixes):
+            terms = translator.terms
+            if not terms:
                 return {}
             words = sorted(set().union(*map(words_of, texts.values()))) if texts else []
             translator.analyse(words)
@@ -215,7 +215,7 @@ class PostgresBackend(SearchBackend):
         def is_match(word: str) -> bool:
             for sequence in lexemes.get(word) or ():
                 for lexeme in sequence:
-                    if lexeme in terms or lexeme.startswith(prefixes):
+                    if lexeme in terms:
                         return True
             return False
 

@@ -5,8 +5,8 @@ documents use (an English and a Russian report stem differently), and matches an
 lexemes it gives. A word searches the `document` column, which holds every field (and whose
 GIN index answers it); phrases and named fields also check the field's own column, so a
 phrase never runs from a title into a body and `city:` finds only cities. Prefixes are
-PostgreSQL's (`'prot':*`); wildcards and fuzzy terms are expanded here against the lexemes of
-the archive (`search_postgres_term`), within the plan's limits.
+expanded here, as wildcards and fuzzy terms are, against the lexemes of the archive
+(`search_postgres_term`), within the plan's limits.
 """
 
 import fnmatch
@@ -70,9 +70,8 @@ class Translator:
         #: word -> its distinct lexeme sequences (one per configuration, at most), () for a
         #: stop word; None for a word nothing is indexed for (a single letter)
         self.lexemes: dict[str, tuple | None] = {}
-        #: lexemes and prefixes the query searches, for highlighting
+        #: the lexemes the query searches, for highlighting
         self.terms: set[str] = set()
-        self.prefixes: set[str] = set()
 
     # ------------------------------------------------------------------ words
 
