@@ -136,7 +136,9 @@ DEBUG = env_bool("DEBUG", False)
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "127.0.0.1,localhost")
 DATABASES = {"default": env_database("DATABASE_URL", "sqlite:///var/archive.sqlite3")}
 ARCHIVE_INDEX_DIR = env_writable_dir("ARCHIVE_INDEX_DIR", "var/index")
-ARCHIVE_SEARCH_ENGINE = env_choice("ARCHIVE_SEARCH_ENGINE", "whoosh", ("whoosh",))
+ARCHIVE_SEARCH_ENGINE = env_choice("ARCHIVE_SEARCH_ENGINE", "whoosh", ("whoosh", "postgres"))
+if ARCHIVE_SEARCH_ENGINE == "postgres" and not DATABASES["default"]["ENGINE"].endswith("postgresql"):
+    _fail("ARCHIVE_SEARCH_ENGINE=postgres needs a PostgreSQL database: set DATABASE_URL=postgres://...")
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -151,6 +153,8 @@ INSTALLED_APPS = [
     "simple_history",
     "axes",
     "articles",
+    # The PostgreSQL engine's tables (its migration does nothing on other databases).
+    "articles.search.postgres",
 ]
 
 MIDDLEWARE = [

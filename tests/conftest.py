@@ -5,6 +5,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from django.conf import settings as django_settings
 from django.core.management import call_command
 
 from articles import search
@@ -24,8 +25,14 @@ def fresh_index(settings, tmp_path):
 
 
 def remove_index(path) -> None:
-    """Delete the index directory, as an operator might (writes then build it anew)."""
+    """Delete the index, as an operator might (writes then build it anew): the Whoosh index
+    directory, or the rows of the PostgreSQL engine's tables."""
     search.reset_backend()
+    if django_settings.ARCHIVE_SEARCH_ENGINE == "postgres":
+        from articles.search.postgres.models import Document, State, Term
+
+        for model in (State, Document, Term):
+            model.objects.all().delete()
     shutil.rmtree(path, ignore_errors=True)
 
 

@@ -30,7 +30,14 @@ def clean_env(**extra) -> dict:
         k: v
         for k, v in os.environ.items()
         if k
-        not in ("DATABASE_URL", "ARCHIVE_INDEX_DIR", "HTTPS", "TRUSTED_PROXIES", "DJANGO_ALLOW_ASYNC_UNSAFE")
+        not in (
+            "DATABASE_URL",
+            "ARCHIVE_INDEX_DIR",
+            "ARCHIVE_SEARCH_ENGINE",
+            "HTTPS",
+            "TRUSTED_PROXIES",
+            "DJANGO_ALLOW_ASYNC_UNSAFE",
+        )
     }
     return {**env, **extra}
 

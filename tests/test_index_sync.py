@@ -9,6 +9,7 @@ import time
 from pathlib import Path
 
 import pytest
+from django.conf import settings
 from django.contrib.auth.models import User
 from django.db import transaction
 
@@ -19,6 +20,11 @@ from . import factories as f
 from .conftest import ROOT, manage, subprocess_env
 
 pytestmark = pytest.mark.usefixtures("index")
+#: Tests of the Whoosh engine's own files and processes.
+whoosh_only = pytest.mark.skipif(
+    settings.ARCHIVE_SEARCH_ENGINE != "whoosh",
+    reason="Whoosh's index files and writer processes: run on the Whoosh engine",
+)
 
 
 def found(q):
@@ -167,10 +173,10 @@ def test_queue_left_by_a_dead_process_is_detected_and_repaired():
     assert found("renamed") == []
     drift = search.check()
     assert drift.queued == 1 and drift.stale == [a.pk]
-    result = manage("check_index", env=subprocess_env(search.get_backend().path))
+    result = manage("check_index", env=subprocess_env(settings.ARCHIVE_INDEX_DIR))
     assert result.returncode == 1
     assert "1 article(s) outdated in the index" in result.stdout
-    result = manage("check_index", "--repair", env=subprocess_env(search.get_backend().path))
+    result = manage("check_index", "--repair", env=subprocess_env(settings.ARCHIVE_INDEX_DIR))
     assert result.returncode == 0, result.stderr
     assert found("renamed") == [a.pk]
     assert search.check().clean
@@ -205,6 +211,7 @@ def test_two_processes_writing_at_once_both_succeed(index):
     assert search.check().clean
 
 
+@whoosh_only
 def test_an_index_written_by_another_version_is_replaced(index, client):
     """An index whose stored schema names classes this code no longer has (written before
     an upgrade) is reported as missing, not as a crash, and rebuilt on the next check."""
@@ -264,6 +271,7 @@ def _alive(pid: int) -> bool:
         return False
 
 
+@whoosh_only
 @pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads process states from /proc")
 @pytest.mark.parametrize("end", ["kill", "cancel"])
 def test_the_parallel_writers_processes_end_with_it(index, end, monkeypatch):

@@ -6,6 +6,7 @@ budget stops a search, deep brackets and long queries are refused with a message
 """
 
 import pytest
+from django.conf import settings
 
 from articles import search
 from articles.search import query as q
@@ -14,6 +15,11 @@ from articles.search.whoosh.translate import Translator
 from . import factories as f
 
 pytestmark = pytest.mark.usefixtures("index")
+#: The Whoosh engine's own translator (the PostgreSQL engine's: tests/test_postgres_engine.py).
+whoosh_only = pytest.mark.skipif(
+    settings.ARCHIVE_SEARCH_ENGINE != "whoosh",
+    reason="the Whoosh engine's translator: run on the Whoosh engine",
+)
 
 
 def api(client, **params):
@@ -51,6 +57,7 @@ def test_fuzzy_notice_reaches_the_reader(client):
     assert "at most 2 edits" in page and "Police detain protesters" in page
 
 
+@whoosh_only
 def test_expansions_are_capped_per_term_and_per_query():
     # More distinct words starting with "pa" than one term may expand to.
     words = [f"pa{chr(97 + i // 26)}{chr(97 + i % 26)}x" for i in range(q.MAX_EXPANSIONS + 30)]
@@ -67,6 +74,7 @@ def test_expansions_are_capped_per_term_and_per_query():
         assert translator.notices
 
 
+@whoosh_only
 def test_a_fuzzy_term_stands_for_its_closest_words_and_shares_the_budget():
     # "polic" (police stemmed) is 1 edit from polict, polica and polik, 2 from the others:
     # common far words must not crowd out rare close ones.

@@ -1,17 +1,67 @@
 """Contract tests of the search backend interface (articles.search.base.SearchBackend).
 
 Written once against the interface: a second backend is added to BACKENDS and must pass
-the same tests.
+the same tests. A backend is made by its `make(place)`: Whoosh keeps an index in the
+directory `place`; PostgreSQL keeps it in the test database (one place per test: the
+database is emptied after each), and is skipped on any other database.
 """
 
 import threading
+from collections.abc import Callable
+from dataclasses import dataclass
 
 import pytest
+from django.db import connection, connections
 
 from articles.search.base import IndexUnavailable, QueryError
 from articles.search.whoosh import WhooshBackend
 
-BACKENDS = [WhooshBackend]
+
+@dataclass(frozen=True)
+class Engine:
+    name: str
+    #: (an index directory, unused by engines that keep their index in the database) -> backend
+    make: Callable
+    in_database: bool = False
+
+
+def _postgres(_path):
+    from articles.search.postgres.backend import PostgresBackend
+
+    return PostgresBackend()
+
+
+BACKENDS = [Engine("whoosh", WhooshBackend), Engine("postgres", _postgres, in_database=True)]
+
+
+def _param(engine: Engine):
+    # An engine in the database writes and commits as the site does (threads included).
+    marks = [pytest.mark.django_db(transaction=True)] if engine.in_database else []
+    return pytest.param(engine, id=engine.name, marks=marks)
+
+
+@pytest.fixture(params=[_param(engine) for engine in BACKENDS])
+def make_backend(request, tmp_path):
+    """A function that opens the engine's index at a place (`make_backend("idx")`); opening the
+    same place twice gives two views of one index, as two processes have."""
+    engine = request.param
+    if engine.in_database:
+        if connection.vendor != "postgresql":
+            pytest.skip(f"the {engine.name} engine needs a PostgreSQL database (DATABASE_URL=postgres://...)")
+    opened = []
+
+    def make(place: str):
+        opened.append(engine.make(tmp_path / place))
+        return opened[-1]
+
+    yield make
+    for backend in opened:
+        backend.close()
+
+
+def _thread_done():
+    """A thread's database connection is its own: close it before the test database goes."""
+    connections.close_all()
 
 
 def doc(pk, title, body="", source="", city="", actor="", language="en", stamp=None):
@@ -28,9 +78,9 @@ def doc(pk, title, body="", source="", city="", actor="", language="en", stamp=N
     }
 
 
-@pytest.fixture(params=BACKENDS, ids=lambda cls: cls.__name__)
-def backend(request, tmp_path):
-    engine = request.param(tmp_path / "idx")
+@pytest.fixture
+def backend(make_backend):
+    engine = make_backend("idx")
     engine.rebuild(
         [
             doc(
@@ -54,12 +104,11 @@ def backend(request, tmp_path):
             ),
         ]
     )
-    yield engine
-    engine.close()
+    return engine
 
 
-def test_missing_index_reports_unavailable(tmp_path):
-    engine = WhooshBackend(tmp_path / "none")
+def test_missing_index_reports_unavailable(make_backend):
+    engine = make_backend("none")
     assert engine.exists() is False
     with pytest.raises(IndexUnavailable):
         engine.match("anything")
@@ -128,6 +177,8 @@ def test_concurrent_writers_all_succeed(backend):
             backend.write(upsert=[doc(pk, f"threaded report {pk}")])
         except Exception as exc:  # pragma: no cover - the assertion shows it
             errors.append(exc)
+        finally:
+            _thread_done()
 
     threads = [threading.Thread(target=write, args=(pk,)) for pk in range(100, 106)]
     for t in threads:
@@ -146,8 +197,8 @@ def test_malformed_queries_never_crash(backend, q):
         pass
 
 
-def test_searches_during_commits_never_fail(backend):
-    reader = type(backend)(backend.path)  # another process's view of the same index
+def test_searches_during_commits_never_fail(backend, make_backend):
+    reader = make_backend("idx")  # another process's view of the same index
     stop = threading.Event()
     failures, answers = [], []
 
@@ -157,6 +208,7 @@ def test_searches_during_commits_never_fail(backend):
                 answers.append(len(reader.match("churn OR detained").pks))
             except Exception as exc:  # pragma: no cover - the assertion shows it
                 failures.append(repr(exc))
+        _thread_done()
 
     thread = threading.Thread(target=search_forever)
     thread.start()
@@ -179,10 +231,10 @@ def test_searches_during_commits_never_fail(backend):
     assert backend.match("churn").pks and len(backend.match("churn").pks) == 20
 
 
-def test_suggestions_come_only_from_live_documents(tmp_path):
+def test_suggestions_come_only_from_live_documents(make_backend):
     """A deleted document's words stay in a large segment's vocabulary until it is merged;
     "did you mean" must never offer them (they may be an unpublished report's)."""
-    engine = WhooshBackend(tmp_path / "big")
+    engine = make_backend("big")
     engine.rebuild(
         [
             *(doc(n, f"report {n}", "students rallied in the square") for n in range(1, 3000)),
@@ -198,11 +250,11 @@ def test_suggestions_come_only_from_live_documents(tmp_path):
     engine.close()
 
 
-def test_suggestions_prefer_the_closest_word_then_the_most_frequent(tmp_path):
+def test_suggestions_prefer_the_closest_word_then_the_most_frequent(make_backend):
     """ "strikr" is one edit from "strike" and two from "strife", which more reports hold:
     the closer word wins (Whoosh's own corrector ranks by frequency alone); between words
     at the same distance, the more frequent one."""
-    engine = WhooshBackend(tmp_path / "idx")
+    engine = make_backend("idx")
     engine.rebuild(
         [
             doc(1, "Dock strike", "workers on strike at the port"),
@@ -217,11 +269,10 @@ def test_suggestions_prefer_the_closest_word_then_the_most_frequent(tmp_path):
     engine.close()
 
 
-@pytest.mark.parametrize("backend_class", BACKENDS)
-def test_an_empty_index_answers_suggestions_and_fuzzy_terms(tmp_path, backend_class):
+def test_an_empty_index_answers_suggestions_and_fuzzy_terms(make_backend):
     """No segment at all: a word that matches nothing and a fuzzy term find nothing, with
     no suggestion and no error."""
-    engine = backend_class(tmp_path / "idx")
+    engine = make_backend("idx")
     engine.rebuild([])
     found = engine.match("zebra")
     assert (found.pks, found.corrected) == ([], None)

@@ -10,9 +10,12 @@ import pytest
 
 from .conftest import ROOT, manage
 
+#: Settings each test gives itself (a run of the suite may set them for the whole suite).
+SET_BY_TESTS = ("DATABASE_URL", "ARCHIVE_INDEX_DIR", "ARCHIVE_SEARCH_ENGINE")
+
 
 def run_check(**env):
-    base = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "ARCHIVE_INDEX_DIR")}
+    base = {k: v for k, v in os.environ.items() if k not in SET_BY_TESTS}
     return manage("check", env={**base, **env})
 
 
@@ -20,7 +23,7 @@ def run_check_unprivileged(**env):
     """Without the privilege to write anywhere: root may, so as root every capability is
     dropped first (the process keeps uid 0, so it can still read a checkout kept in a
     private directory; running as `nobody` could not)."""
-    base = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "ARCHIVE_INDEX_DIR")}
+    base = {k: v for k, v in os.environ.items() if k not in SET_BY_TESTS}
     prefix = []
     if os.geteuid() == 0:
         if not shutil.which("setpriv"):
@@ -79,4 +82,29 @@ def test_good_settings_pass(tmp_path):
     result = run_check(
         DATABASE_URL=f"sqlite:///{tmp_path}/db.sqlite3", ARCHIVE_INDEX_DIR=str(tmp_path / "index"), DEBUG="0"
     )
+    assert result.returncode == 0, result.stderr
+
+
+def test_unknown_search_engine():
+    result = run_check(ARCHIVE_SEARCH_ENGINE="solr")
+    assert result.returncode == 1
+    assert result.stderr.strip() == (
+        "archive settings: ARCHIVE_SEARCH_ENGINE='solr': choose one of whoosh, postgres"
+    )
+
+
+def test_postgres_search_engine_needs_a_postgres_database(tmp_path):
+    result = run_check(DATABASE_URL=f"sqlite:///{tmp_path}/db.sqlite3", ARCHIVE_SEARCH_ENGINE="postgres")
+    assert result.returncode == 1
+    assert result.stderr.strip() == (
+        "archive settings: ARCHIVE_SEARCH_ENGINE=postgres needs a PostgreSQL database: "
+        "set DATABASE_URL=postgres://..."
+    )
+
+
+def test_postgres_search_engine_on_postgres_passes(tmp_path):
+    url = os.environ.get("DATABASE_URL", "")
+    if not url.startswith("postgres"):
+        pytest.skip("needs DATABASE_URL=postgres://... (the PostgreSQL engine's own database)")
+    result = run_check(DATABASE_URL=url, ARCHIVE_SEARCH_ENGINE="postgres", ARCHIVE_INDEX_DIR=str(tmp_path))
     assert result.returncode == 0, result.stderr

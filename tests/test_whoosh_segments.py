@@ -6,6 +6,7 @@ import logging
 from pathlib import Path
 
 import pytest
+from django.conf import settings
 from whoosh.query import Term
 from whoosh.reading import SegmentReader
 from whoosh.writing import SegmentWriter
@@ -13,6 +14,11 @@ from whoosh.writing import SegmentWriter
 from articles.search.whoosh import WhooshBackend
 from articles.search.whoosh import backend as engine
 from articles.search.whoosh.storage import MappedFile
+
+pytestmark = pytest.mark.skipif(
+    settings.ARCHIVE_SEARCH_ENGINE != "whoosh",
+    reason="Whoosh's segments and readers: run on the Whoosh engine (ARCHIVE_SEARCH_ENGINE=whoosh)",
+)
 
 
 def doc(pk, title, body="A report."):

@@ -6,7 +6,7 @@ Reading: `get_backend().select(criteria)` (a `Selection`: count, order, facets),
 the management commands.
 
 The engine is chosen by the `ARCHIVE_SEARCH_ENGINE` setting: each is a sub-package holding a
-`SearchBackend` (`whoosh/`); the query language (`query.py`), the criteria (`criteria.py`)
+`SearchBackend` (`whoosh/`, `postgres/`); the query language (`query.py`), the criteria (`criteria.py`)
 and the document (`schema.py`) are the same for all.
 """
 
@@ -40,7 +40,7 @@ __all__ = [
 ]
 
 #: ARCHIVE_SEARCH_ENGINE -> the module holding its `Backend` (a new engine is one entry).
-ENGINES = {"whoosh": "articles.search.whoosh"}
+ENGINES = {"whoosh": "articles.search.whoosh", "postgres": "articles.search.postgres.backend"}
 _backend: SearchBackend | None = None
 _backend_lock = threading.Lock()
 

@@ -1,0 +1,316 @@
+"""The PostgreSQL engine: the index is a table of the archive's own database.
+
+No file, no writer lock: a write is one transaction of `INSERT ... ON CONFLICT` statements,
+and any number of web workers and commands write at once. Writers of the same articles take
+turns on transaction-level advisory locks (one per bucket of pks, taken in order, so two
+writers never deadlock), which keeps the vocabulary's document counts exact; a rebuild holds
+off writers (not readers) until it commits. Readers see the last committed state, never a
+half-written one.
+"""
+
+import contextlib
+import re
+from collections.abc import Callable, Iterable
+
+from django.core.exceptions import ImproperlyConfigured
+from django.db import DatabaseError, connection, transaction
+from rapidfuzz.distance import DamerauLevenshtein
+
+from .. import query as q
+from ..base import IndexUnavailable, SearchBackend
+from ..names import words as name_words
+from ..passages import snippets, words_of
+from ..schema import NAME_SEPARATOR, QUERY_FIELDS, SCHEMA_VERSION, id_field
+from .configs import config_for
+from .selection import TABLE, PostgresSelection
+from .text import prepared, quoted, spelling_words
+from .translate import DEFAULT_CONFIGS, Translator
+
+TERMS = "search_postgres_term"
+STATE = "search_postgres_state"
+#: Advisory lock keys (PostgreSQL's two-integer form): (LOCKS, bucket) for writers of the
+#: articles in a bucket, (LOCKS, REBUILD) shared by writers and held alone by a rebuild.
+LOCKS = 0x5EA2C4
+BUCKETS = 256
+REBUILD = BUCKETS
+BATCH = 500
+#: Key terms of a report that find its related reports (as Whoosh's more_like_this).
+RELATED_TERMS = 12
+
+#: One batch of documents written, and every count of the vocabulary moved by what the
+#: batch removed and added, in one statement (its CTEs read the rows as they were before it).
+WRITE = f"""
+WITH input AS (
+    SELECT * FROM unnest(%s::bigint[], %s::text[], %s::text[], %s::text[], %s::text[], %s::text[],
+                         %s::text[], %s::text[], %s::text[], %s::text[], %s::text[], %s::text[],
+                         %s::text[])
+        AS t(article_id, stamp, language, config, published, entities,
+             title, body, source, city, actor, country, spell)
+), analysed AS (
+    SELECT article_id, stamp, language, config, NULLIF(published, '')::date AS published,
+           COALESCE(string_to_array(NULLIF(entities, ''), ' '), '{{}}') AS entities,
+           to_tsvector(config::regconfig, title) AS title,
+           to_tsvector(config::regconfig, body) AS body,
+           to_tsvector(config::regconfig, source) AS source,
+           to_tsvector(config::regconfig, city) AS city,
+           to_tsvector(config::regconfig, actor) AS actor,
+           to_tsvector(config::regconfig, country) AS country,
+           array_to_tsvector(ARRAY(
+               SELECT DISTINCT w FROM unnest(string_to_array(spell, ' ')) AS w
+               WHERE w <> '' AND ts_lexize('english_stem', w) <> '{{}}'
+                 AND ts_lexize('russian_stem', w) <> '{{}}'
+           )) AS spell
+    FROM input
+), old AS (
+    SELECT document, spell, config FROM {TABLE} WHERE article_id = ANY(%s) FOR UPDATE
+), removed AS (
+    DELETE FROM {TABLE} WHERE article_id = ANY(%s)
+), written AS (
+    INSERT INTO {TABLE} (article_id, stamp, language, config, published, entities, document,
+                         title, body, source, city, actor, country, spell)
+    SELECT article_id, stamp, language, config, published, entities,
+           setweight(title, 'A') || setweight(city, 'B') || setweight(actor, 'B')
+           || setweight(country, 'B') || setweight(source, 'C') || setweight(body, 'D'),
+           title, body, source, city, actor, country, spell
+    FROM analysed
+    ON CONFLICT (article_id) DO UPDATE SET
+        stamp = excluded.stamp, language = excluded.language, config = excluded.config,
+        published = excluded.published, entities = excluded.entities,
+        document = excluded.document, title = excluded.title, body = excluded.body,
+        source = excluded.source, city = excluded.city, actor = excluded.actor,
+        country = excluded.country, spell = excluded.spell
+    RETURNING document, spell, config
+), changes AS (
+    SELECT 'l' AS kind, unnest(tsvector_to_array(document)) AS word, -1 AS n FROM old
+    UNION ALL SELECT 's', unnest(tsvector_to_array(spell)), -1 FROM old
+    UNION ALL SELECT 'c', config, -1 FROM old
+    UNION ALL SELECT 'l', unnest(tsvector_to_array(document)), 1 FROM written
+    UNION ALL SELECT 's', unnest(tsvector_to_array(spell)), 1 FROM written
+    UNION ALL SELECT 'c', config, 1 FROM written
+)
+INSERT INTO {TERMS} (kind, word, ndoc)
+SELECT kind, word, sum(n) FROM changes GROUP BY kind, word HAVING sum(n) <> 0 ORDER BY kind, word
+ON CONFLICT (kind, word) DO UPDATE SET ndoc = {TERMS}.ndoc + excluded.ndoc
+"""
+
+
+def _columns(docs: list[dict]) -> list[list]:
+    """The WRITE statement's input arrays for `docs`."""
+    from articles.kinds import KINDS
+
+    columns = [[] for _ in range(13)]
+    for doc in docs:
+        names = {name: doc.get(name, "") or "" for name in QUERY_FIELDS}
+        entities = " ".join(f"{kind}:{int(i)}" for kind in KINDS for i in doc.get(id_field(kind), ()))
+        values = [
+            int(doc["pk"]),
+            doc["stamp"],
+            doc.get("language") or "",
+            config_for(doc.get("language") or ""),
+            doc.get("published") or "",
+            entities,
+            *(prepared(names[f]) for f in ("title", "body", "source", "city", "actor", "country")),
+            spelling_words(doc.get("spell") or NAME_SEPARATOR.join(names.values())),
+        ]
+        for column, value in zip(columns, values, strict=True):
+            column.append(value)
+    return columns
+
+
+class PostgresBackend(SearchBackend):
+    def __init__(self):
+        if connection.vendor != "postgresql":
+            raise ImproperlyConfigured(
+                "ARCHIVE_SEARCH_ENGINE=postgres needs a PostgreSQL database (DATABASE_URL=postgres://...)"
+            )
+
+    @classmethod
+    def from_settings(cls, settings) -> "PostgresBackend":
+        return cls()
+
+    def close(self):
+        pass  # Django owns the connections
+
+    # ---------------------------------------------------------------- reading
+
+    def exists(self) -> bool:
+        try:
+            with transaction.atomic(), connection.cursor() as cursor:
+                cursor.execute(f"SELECT schema_version FROM {STATE} ORDER BY id DESC LIMIT 1")
+                row = cursor.fetchone()
+        except DatabaseError:
+            return False  # not migrated
+        return row is not None and row[0] == SCHEMA_VERSION
+
+    def _ready(self):
+        if not self.exists():
+            raise IndexUnavailable("the search index has not been built yet")
+
+    @staticmethod
+    def configs(cursor) -> list[str]:
+        """The text search configurations the documents were analysed with."""
+        cursor.execute(f"SELECT word FROM {TERMS} WHERE kind = 'c' AND ndoc > 0 ORDER BY word")
+        return [c for (c,) in cursor.fetchall()] or list(DEFAULT_CONFIGS)
+
+    def select(self, criteria, *, names=None) -> PostgresSelection:
+        self._ready()
+        return PostgresSelection(self, criteria, names)
+
+    def suggest(self, cursor, translator: Translator, q_text: str, words: list[str], names=None):
+        """The query with each word that matches nothing replaced by the closest word of the
+        archive's vocabulary (live documents only), or None when every word matches."""
+        corrected, changed = q_text, False
+        for word in dict.fromkeys(words):
+            if not word or not word.isalpha() or len(word) < 3:
+                continue
+            if names and names.find([" ".join(name_words(word))]):
+                continue  # a curated spelling: it matches through the name's other spellings
+            translator.analyse([word])
+            alternatives = translator.lexemes.get(word)
+            if not alternatives:
+                continue
+            tsquery = " | ".join(" <-> ".join(map(quoted, a)) for a in alternatives)
+            cursor.execute(f"SELECT EXISTS (SELECT 1 FROM {TABLE} WHERE document @@ %s::tsquery)", [tsquery])
+            if cursor.fetchone()[0]:
+                continue
+            suggestion = self._closest_word(cursor, word.lower())
+            if suggestion:
+                corrected = re.sub(rf"\b{re.escape(word)}\b", suggestion, corrected, count=1)
+                changed = True
+        return corrected if changed else None
+
+    @staticmethod
+    def _closest_word(cursor, word: str) -> str | None:
+        """The word of the spelling vocabulary within two edits of `word` that shares its first
+        letter: the closest, then the most frequent (as the Whoosh engine chooses)."""
+        like = word[:1].replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        cursor.execute(
+            f"""SELECT word, ndoc FROM {TERMS}
+                WHERE kind = 's' AND ndoc > 0 AND word LIKE %s AND word <> %s
+                  AND levenshtein_less_equal(word, %s, 4) <= 4""",
+            [like, word, word],
+        )
+        near = sorted(
+            (edits, -ndoc, w)
+            for w, ndoc in cursor.fetchall()
+            if (edits := DamerauLevenshtein.distance(w, word)) <= 2
+        )
+        return near[0][2] if near else None
+
+    def highlight(
+        self, q_text: str, texts: dict[int, str], *, length: int = 300, names=None
+    ) -> dict[int, str]:
+        plan = q.parse(q_text, names)
+        self._ready()
+        with connection.cursor() as cursor:
+            translator = Translator(cursor, self.configs(cursor))
+            translator.build(plan)
+            terms = translator.terms
+            if not terms:
+                return {}
+            words = sorted(set().union(*map(words_of, texts.values()))) if texts else []
+            translator.analyse(words)
+        lexemes = translator.lexemes
+
+        def is_match(word: str) -> bool:
+            for sequence in lexemes.get(word) or ():
+                for lexeme in sequence:
+                    if lexeme in terms:
+                        return True
+            return False
+
+        return snippets(texts, is_match, length=length)
+
+    def more_like_this(self, pk: int, *, text: str, limit: int = 5) -> list[int]:
+        self._ready()
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"""WITH me AS (SELECT config FROM {TABLE} WHERE article_id = %s),
+                         total AS (SELECT GREATEST(sum(ndoc), 1) AS n FROM {TERMS} WHERE kind = 'c'),
+                         words AS (SELECT t.lexeme, array_length(t.positions, 1) AS tf
+                                   FROM me, unnest(to_tsvector(me.config::regconfig, %s)) AS t)
+                    SELECT words.lexeme FROM words CROSS JOIN total
+                    LEFT JOIN {TERMS} AS term ON term.kind = 'l' AND term.word = words.lexeme
+                    ORDER BY words.tf * ln(1 + (total.n - COALESCE(term.ndoc, 0) + 0.5)
+                                               / (COALESCE(term.ndoc, 0) + 0.5)) DESC, words.lexeme
+                    LIMIT %s""",
+                [pk, prepared(text), RELATED_TERMS],
+            )
+            key_terms = [lexeme for (lexeme,) in cursor.fetchall()]
+            if not key_terms:
+                return []
+            tsquery = " | ".join(map(quoted, key_terms))
+            cursor.execute(
+                f"""SELECT article_id FROM {TABLE}
+                    WHERE document @@ %s::tsquery AND body @@ %s::tsquery AND article_id <> %s
+                    ORDER BY ts_rank(body, %s::tsquery) DESC, article_id LIMIT %s""",
+                [tsquery, tsquery, pk, tsquery, limit],
+            )
+            return [found for (found,) in cursor.fetchall()]
+
+    def stamps(self) -> dict[int, str]:
+        self._ready()
+        with connection.cursor() as cursor:
+            cursor.execute(f"SELECT article_id, stamp FROM {TABLE}")
+            return dict(cursor.fetchall())
+
+    # ---------------------------------------------------------------- writing
+
+    @contextlib.contextmanager
+    def writer_lock(self):
+        # Nothing to hold: every write is a transaction, and writers of the same articles
+        # take turns inside it (see the module's docstring).
+        yield
+
+    @staticmethod
+    def _write_batches(cursor, docs: list[dict], delete: list[int]):
+        for start in range(0, max(len(docs), 1), BATCH):
+            batch = docs[start : start + BATCH]
+            gone = delete if start == 0 else []
+            if not (batch or gone):
+                continue
+            columns = _columns(batch)
+            cursor.execute(WRITE, [*columns, [*columns[0], *gone], gone])
+
+    def write(self, *, upsert: Iterable[dict], delete: Iterable[int] = (), bulk: bool = False) -> None:
+        docs = {int(doc["pk"]): doc for doc in upsert}
+        delete = sorted({int(pk) for pk in delete} - set(docs))
+        if not (docs or delete):
+            return
+        buckets = sorted({pk % BUCKETS for pk in [*docs, *delete]})
+        with transaction.atomic(), connection.cursor() as cursor:
+            if not self.exists():
+                # The caller keeps its queued work: `drain` builds the index first.
+                raise IndexUnavailable("the search index has not been built yet")
+            cursor.execute("SELECT pg_advisory_xact_lock_shared(%s, %s)", [LOCKS, REBUILD])
+            cursor.execute(
+                "SELECT count(pg_advisory_xact_lock(%s, b)) FROM unnest(%s::int[]) AS b", [LOCKS, buckets]
+            )
+            self._write_batches(cursor, [docs[pk] for pk in sorted(docs)], delete)
+
+    def rebuild(self, documents: Iterable[dict], *, progress: Callable[[int], None] | None = None) -> int:
+        count = 0
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [LOCKS, REBUILD])
+            cursor.execute(f"DELETE FROM {TABLE}")
+            cursor.execute(f"DELETE FROM {TERMS}")
+            batch: dict[int, dict] = {}
+            for doc in documents:
+                batch[int(doc["pk"])] = doc
+                count += 1
+                if progress:
+                    progress(count)
+                if len(batch) >= BATCH:
+                    self._write_batches(cursor, list(batch.values()), [])
+                    batch = {}
+            if batch:
+                self._write_batches(cursor, list(batch.values()), [])
+            cursor.execute(f"DELETE FROM {TERMS} WHERE ndoc <= 0")
+            cursor.execute(f"DELETE FROM {STATE}")
+            cursor.execute(
+                f"INSERT INTO {STATE} (schema_version, built) VALUES (%s, now())", [SCHEMA_VERSION]
+            )
+        return count
+
+
+Backend = PostgresBackend

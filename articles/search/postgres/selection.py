@@ -1,0 +1,193 @@
+"""A search over the PostgreSQL document table: matching, filtering, ordering and facet counts
+are SQL over one table (`search_postgres_document`), so only published articles (the ones
+the sync path wrote) are ever seen.
+
+Every answer is one statement. Filters stay apart so that a facet counts with every filter
+but its own; the text condition is the translated plan (`translate.py`).
+"""
+
+import datetime as dt
+import time
+from collections import Counter
+
+from django.db import DatabaseError, connection, transaction
+
+from .. import query as q
+from ..base import QueryError, Selection
+from ..criteria import Criteria
+from .translate import Cond, Translator
+
+TABLE = "search_postgres_document"
+
+
+def _too_slow() -> QueryError:
+    return QueryError(
+        f"This query takes more than {q.TIME_BUDGET:g} s to answer: make it "
+        "more specific (fewer wildcards or fuzzy terms)."
+    )
+
+
+#: ts_rank's weights for D (body), C (source), B (city, actor, country), A (title)
+WEIGHTS = "{0.5, 0.75, 1.0, 1.0}"
+#: ts_rank normalisation: none (tests: the more often a report names a word, the higher)
+NORMALIZATION = 0
+
+
+class PostgresSelection(Selection):
+    def __init__(self, backend, criteria: Criteria, names=None):
+        self.backend, self.criteria = backend, criteria
+        self.corrected, self.notices = None, []
+        self.text: Cond | None = None
+        self.translator: Translator | None = None
+        if criteria.q:
+            self._match(names)
+        self.filters = self._filters()
+        self._count = None
+
+    # ------------------------------------------------------------------ text
+
+    def _match(self, names):
+        plan = q.parse(self.criteria.q, names)
+        with connection.cursor() as cursor:
+            configs = self.backend.configs(cursor)
+            translator = Translator(cursor, configs)
+            built = translator.build(plan)
+            if plan.fallback is not None and not self._any(cursor, built):
+                # A pasted sentence that merely contained quotes or a colon: its words, once.
+                plan = plan.fallback
+                translator = Translator(cursor, configs)
+                built = translator.build(plan)
+            self.notices = [*plan.notices, *translator.notices]
+            self.corrected = self.backend.suggest(cursor, translator, self.criteria.q, plan.words, names)
+        self.text, self.translator = built, translator
+
+    @staticmethod
+    def _any(cursor, cond: Cond) -> bool:
+        cursor.execute(f"SELECT EXISTS (SELECT 1 FROM {TABLE} WHERE {cond.sql})", cond.params)
+        return cursor.fetchone()[0]
+
+    # --------------------------------------------------------------- filters
+
+    def _filters(self) -> dict[str, Cond]:
+        criteria = self.criteria
+        filters = {}
+        for kind, ids in criteria.entities:
+            filters[kind] = Cond("entities && %s::text[]", [[f"{kind}:{int(i)}" for i in ids]])
+        if criteria.languages:
+            filters["language"] = Cond("language = ANY(%s)", [list(criteria.languages)])
+        if criteria.years:
+            filters["year"] = Cond(
+                "(published IS NOT NULL AND date_part('year', published)::int = ANY(%s))",
+                [[int(y) for y in criteria.years]],
+            )
+        if criteria.date_from or criteria.date_to:
+            filters["dates"] = Cond(
+                "(published IS NOT NULL AND published >= COALESCE(%s, '-infinity'::date) "
+                "AND published <= COALESCE(%s, 'infinity'::date))",
+                [criteria.date_from, criteria.date_to],
+            )
+        if criteria.exclude:
+            filters["exclude"] = Cond("NOT (article_id = ANY(%s))", [[int(pk) for pk in criteria.exclude]])
+        return filters
+
+    def _where(self, leave_out: str | None = None) -> tuple[str, list]:
+        conds = [c for name, c in self.filters.items() if name != leave_out]
+        if self.text is not None:
+            conds.insert(0, self.text)
+        if not conds:
+            return "TRUE", []
+        return " AND ".join(c.sql for c in conds), [p for c in conds for p in c.params]
+
+    def _rows(self, sql: str, params: list, *, budget: bool = False) -> list:
+        """The rows of one statement; with `budget`, a statement running past the query's time
+        budget is cancelled, and one that ended past it is refused all the same (as the
+        Whoosh engine's collectors refuse to go on once the budget is spent)."""
+        started = time.monotonic()
+        try:
+            with transaction.atomic(), connection.cursor() as cursor:
+                if budget:  # at least 1 ms: a timeout of 0 means none
+                    cursor.execute(f"SET LOCAL statement_timeout = {max(1, int(q.TIME_BUDGET * 1000))}")
+                cursor.execute(sql, params)
+                rows = cursor.fetchall()
+                if budget:  # within a caller's transaction, the setting would outlive this block
+                    cursor.execute("SET LOCAL statement_timeout TO DEFAULT")
+        except DatabaseError as exc:
+            if budget and type(exc.__cause__).__name__ == "QueryCanceled":
+                raise _too_slow() from None
+            raise
+        if budget and time.monotonic() - started > q.TIME_BUDGET:
+            raise _too_slow()
+        return rows
+
+    # ------------------------------------------------------------- answers
+
+    def count(self) -> int:
+        if self._count is None:
+            where, params = self._where()
+            self._count = self._rows(f"SELECT count(*) FROM {TABLE} WHERE {where}", params)[0][0]
+        return self._count
+
+    def _ordered(self) -> tuple[str, list]:
+        where, params = self._where()
+        if self.criteria.sort == "relevance" and self.text is not None and self.text.ranks:
+            rank = " || ".join(["%s::tsquery"] * len(set(self.text.ranks)))
+            ranks = list(dict.fromkeys(self.text.ranks))
+            order = f"ts_rank(%s, document, ({rank}), {NORMALIZATION}) DESC, article_id"
+            return f"SELECT article_id FROM {TABLE} WHERE {where} ORDER BY {order}", [
+                *params,
+                WEIGHTS,
+                *ranks,
+            ]
+        if self.criteria.sort == "oldest":
+            order = "published ASC NULLS LAST, article_id ASC"
+        else:
+            order = "published DESC NULLS LAST, article_id DESC"
+        return f"SELECT article_id FROM {TABLE} WHERE {where} ORDER BY {order}", params
+
+    def pks(self, offset: int, limit: int) -> list[int]:
+        sql, params = self._ordered()
+        # Ranking a text query has a time budget; listing by date has none (it is what a
+        # search that ran out of time falls back on).
+        ranked = self.criteria.sort == "relevance" and self.text is not None
+        rows = self._rows(f"{sql} OFFSET %s LIMIT %s", [*params, int(offset), int(limit)], budget=ranked)
+        return [pk for (pk,) in rows]
+
+    def iter_pks(self, chunk: int = 500):
+        sql, params = self._ordered()
+        for (pk,) in self._rows(sql, params):
+            yield pk
+
+    def counts(self, facet: str, *, own_filter: bool = False) -> Counter:
+        where, params = self._where(None if own_filter else facet)
+        if facet == "year":
+            sql = (
+                f"SELECT date_part('year', published)::int, count(*) FROM {TABLE} "
+                f"WHERE {where} AND published IS NOT NULL GROUP BY 1"
+            )
+        elif facet == "language":
+            sql = f"SELECT language, count(*) FROM {TABLE} WHERE {where} GROUP BY 1"
+        else:
+            sql = (
+                f"SELECT split_part(e, ':', 2)::bigint, count(*) FROM {TABLE}, unnest(entities) AS e "
+                f"WHERE {where} AND e LIKE %s GROUP BY 1"
+            )
+            params = [*params, f"{facet}:%"]
+        return Counter(dict(self._rows(sql, params)))
+
+    def dates(self, unit: str) -> Counter:
+        if unit not in ("year", "month", "day"):
+            raise ValueError(unit)
+        where, params = self._where()
+        rows = self._rows(
+            f"SELECT date_trunc('{unit}', published)::date, count(*) FROM {TABLE} "
+            f"WHERE {where} AND published IS NOT NULL GROUP BY 1",
+            params,
+        )
+        return Counter(dict(rows))
+
+    def date_span(self) -> tuple[dt.date | None, dt.date | None]:
+        where, params = self._where()
+        first, last = self._rows(f"SELECT min(published), max(published) FROM {TABLE} WHERE {where}", params)[
+            0
+        ]
+        return first, last

@@ -1,0 +1,120 @@
+"""The PostgreSQL engine's own rules, on the real database (skipped on SQLite): expansions
+within the query's bounds, the text search configuration of each language, and an index of
+another schema version found stale and rebuilt."""
+
+import pytest
+from django.conf import settings
+from django.db import connection
+
+from articles import search
+from articles.search import query as q
+from articles.search.schema import SCHEMA_VERSION
+
+from . import factories as f
+from .conftest import manage, subprocess_env
+
+pytestmark = [
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.skipif(
+        not settings.DATABASES["default"]["ENGINE"].endswith("postgresql"),
+        reason="the PostgreSQL engine needs a PostgreSQL database (DATABASE_URL=postgres://...)",
+    ),
+]
+on_postgres_engine = pytest.mark.skipif(
+    settings.ARCHIVE_SEARCH_ENGINE != "postgres",
+    reason="goes through the configured engine: run with ARCHIVE_SEARCH_ENGINE=postgres",
+)
+
+
+def doc(pk, title, body="", language="en"):
+    return {"pk": pk, "title": title, "body": body, "language": language, "published": "", "stamp": f"s{pk}"}
+
+
+@pytest.fixture
+def backend():
+    from articles.search.postgres.backend import PostgresBackend
+
+    return PostgresBackend()
+
+
+def translator(backend):
+    from articles.search.postgres.translate import Translator
+
+    cursor = connection.cursor()
+    return Translator(cursor, backend.configs(cursor))
+
+
+@pytest.mark.parametrize(
+    "term, per_term, in_all, capped",
+    [
+        ("pa*", q.MAX_EXPANSIONS, q.MAX_TOTAL_EXPANSIONS, True),
+        ("pa*x", 50, 200, True),
+        ("pa?ax", 4, 44, False),
+    ],
+)
+def test_prefixes_and_wildcards_are_capped_per_term_and_per_query(backend, term, per_term, in_all, capped):
+    # More distinct words starting with "pa" than one term may expand to.
+    words = [f"pa{chr(97 + i // 26)}{chr(97 + i % 26)}x" for i in range(q.MAX_EXPANSIONS + 30)]
+    backend.rebuild([doc(1, "Many words", " ".join(words)), doc(2, "Other", "nothing like it")])
+    t = translator(backend)
+    t.node(q.parse(term).tree)
+    assert len(t.terms) == per_term
+    for _ in range(10):
+        t.node(q.parse(term).tree)
+    assert t.expanded == in_all
+    assert bool(t.notices) == capped
+    assert backend.match(term).pks == [1]
+
+
+def test_a_fuzzy_term_stands_for_its_closest_words_and_shares_the_budget(backend):
+    # "polic" (police stemmed) is 1 edit from polict, polica and polik, 2 from the others:
+    # common far words must not crowd out rare close ones.
+    far = ["pelik", "palik", "pulik", "pelix", "palicx"]
+    backend.rebuild([doc(1, "Words", " ".join(far * 5 + ["polict", "polica", "polik", "police"]))])
+    t = translator(backend)
+    t.node(q.parse("police~2").tree)
+    assert len(t.terms) == q.MAX_FUZZY_EXPANSIONS
+    assert {"polic", "polict", "polica", "polik"} <= t.terms
+    t = translator(backend)
+    t.node(q.parse("police~2 pelik~1 palicx~1").tree)
+    assert t.terms >= {"polic", "pelik", "palicx"}
+
+
+def test_each_language_is_stemmed_by_its_configuration(backend):
+    backend.rebuild(
+        [
+            doc(1, "Demonstrationen in Berlin", "Tausende Menschen demonstrierten.", language="de"),
+            doc(2, "Митинг в Алматы", "Участники митинга требовали отставки.", language="ru"),
+            doc(3, "Protesters in Almaty", "Митингующие and protesters met.", language="en"),
+            doc(4, "Report in Kazakh", "Наразылық акциясы", language="kk"),
+        ]
+    )
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT article_id, config FROM search_postgres_document ORDER BY 1")
+        assert cursor.fetchall() == [
+            (1, "archive_german"),
+            (2, "archive_russian"),
+            (3, "archive_english"),
+            (4, "archive_simple"),
+        ]
+    assert backend.match("Demonstration").pks == [1]  # German stems: Demonstrationen
+    assert backend.match("требовали").pks == [2]
+    # Cyrillic words in an English report are stemmed as Russian, as the Whoosh engine does:
+    # "митинги" finds митинга (Russian report) and Митингующие (English report).
+    assert sorted(backend.match("митинги").pks) == [2, 3]
+    assert backend.match("protester").pks == [3]
+    assert backend.match("наразылық").pks == [4]  # not stemmed, found as written
+
+
+@on_postgres_engine
+def test_an_index_of_another_schema_version_is_rebuilt(fresh_index, client):
+    search.rebuild()
+    article = f.article("Miners strike", "Miners walked out.")
+    assert search.match("miners").pks == [article.pk]
+    with connection.cursor() as cursor:
+        cursor.execute("UPDATE search_postgres_state SET schema_version = %s", [SCHEMA_VERSION - 1])
+    assert client.get("/api/search/", {"q": "miners"}).status_code == 400  # unavailable, said
+    assert search.check().index_missing
+    assert manage("rebuild_index", "--if-stale", env=subprocess_env(fresh_index)).returncode == 0
+    assert search.match("miners").pks == [article.pk]
+    assert search.check().clean
