@@ -7,6 +7,7 @@ database is emptied after each), and is skipped on any other database.
 """
 
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -222,6 +223,12 @@ def test_searches_during_commits_never_fail(backend, make_backend):
                         *(doc(1000 + j, f"churn {j}") for j in range(i + 1)),
                     ]
                 )
+            # The reader answers between the writes, however fast an engine writes and
+            # however busy the machine (PostgreSQL writes in milliseconds: without this the
+            # writer could finish before the reader's thread had its turns).
+            deadline = time.monotonic() + 10
+            while len(answers) + len(failures) <= i and time.monotonic() < deadline:
+                time.sleep(0.001)
     finally:
         stop.set()
         thread.join()
