@@ -10,7 +10,7 @@ error or with nothing scores 0 and is counted and listed, never dropped.
 
     .venv/bin/python bench/evaluate_ranking.py [--split train|claims|news]
         [--beir-queries queries.jsonl --qrels test.tsv | --queries PATH] [--docs PATH]
-        [--verbose] [--keep DIR]
+        [--verbose] [--keep DIR] [--database-url postgres://...]
 
 `--split train` (the default) is SciFact's train split (../shared/corpora/scifact), the set
 ranking is tuned on; `claims` our own 78 SciFact claims (a smoke test); `news` short
@@ -19,7 +19,9 @@ given with `--beir-queries`/`--qrels` (a held-out split) or `--queries` (our lay
 the split's queries; see bench/judgments.py for both layouts.
 
 `--keep DIR` keeps the database and index in DIR and reuses them on the next run (the import
-is skipped when every document is already there). Exit status: 0 when the evaluation ran,
+is skipped when every document is already there). `--database-url` imports into that (empty)
+PostgreSQL database instead of SQLite; with `ARCHIVE_SEARCH_ENGINE=postgres` in the
+environment the PostgreSQL engine answers. Exit status: 0 when the evaluation ran,
 2 when the documents did not become searchable (no score is printed then).
 """
 
@@ -102,6 +104,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--qrels", metavar="PATH", help="BEIR qrels TSV (query-id corpus-id score)")
     parser.add_argument("--verbose", action="store_true", help="one line per query")
     parser.add_argument("--keep", metavar="DIR", help="keep (and reuse) the database and index here")
+    parser.add_argument(
+        "--database-url",
+        metavar="URL",
+        help="an empty postgres://... database instead of SQLite in the work directory (with "
+        "ARCHIVE_SEARCH_ENGINE=postgres in the environment: the PostgreSQL engine)",
+    )
     return parser
 
 
@@ -131,7 +139,7 @@ def main(argv=None):
     work = Path(args.keep).resolve() if args.keep else Path(tempfile.mkdtemp(prefix="archive-eval-"))
     work.mkdir(parents=True, exist_ok=True)
     # All of this must be in place before Django reads its settings.
-    os.environ["DATABASE_URL"] = f"sqlite:///{work}/eval.sqlite3"
+    os.environ["DATABASE_URL"] = args.database_url or f"sqlite:///{work}/eval.sqlite3"
     os.environ["ARCHIVE_INDEX_DIR"] = str(work / "index")
     os.environ["DJANGO_SETTINGS_MODULE"] = "archive.settings"
     os.environ.setdefault("SECRET_KEY", "evaluate-ranking-throw-away-key")
