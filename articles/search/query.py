@@ -104,6 +104,28 @@ def is_sentence(q: str) -> bool:
     return bool(_SENTENCE_END.search(q))
 
 
+def correctable(words: list[str], names: NameTable | None = None):
+    """The words of a query "did you mean" may correct, each once: words of letters only, of
+    three letters or more, that are not a curated spelling (those match through the name's
+    other spellings). Each engine then keeps those that match nothing."""
+    for word in dict.fromkeys(words):
+        if not word or not word.isalpha() or len(word) < 3:
+            continue
+        if names and names.find([" ".join(name_words(word))]):
+            continue
+        yield word
+
+
+def corrected(q: str, replacements: dict[str, str]) -> str | None:
+    """The query with each word replaced (its first occurrence, as a whole word), or None
+    when there is nothing to replace."""
+    if not replacements:
+        return None
+    for word, suggestion in replacements.items():
+        q = re.sub(rf"\b{re.escape(word)}\b", suggestion, q, count=1)
+    return q
+
+
 def has_syntax(q: str) -> bool:
     return bool(_EXPLICIT.search(q))
 

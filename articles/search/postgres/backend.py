@@ -9,7 +9,6 @@ half-written one.
 """
 
 import contextlib
-import re
 from collections.abc import Callable, Iterable
 
 from django.core.exceptions import ImproperlyConfigured
@@ -18,7 +17,6 @@ from rapidfuzz.distance import DamerauLevenshtein
 
 from .. import query as q
 from ..base import IndexUnavailable, SearchBackend
-from ..names import words as name_words
 from ..passages import snippets, words_of
 from ..schema import NAME_SEPARATOR, QUERY_FIELDS, SCHEMA_VERSION, id_field
 from .configs import config_for
@@ -159,12 +157,8 @@ class PostgresBackend(SearchBackend):
     def suggest(self, cursor, translator: Translator, q_text: str, words: list[str], names=None):
         """The query with each word that matches nothing replaced by the closest word of the
         archive's vocabulary (live documents only), or None when every word matches."""
-        corrected, changed = q_text, False
-        for word in dict.fromkeys(words):
-            if not word or not word.isalpha() or len(word) < 3:
-                continue
-            if names and names.find([" ".join(name_words(word))]):
-                continue  # a curated spelling: it matches through the name's other spellings
+        replacements = {}
+        for word in q.correctable(words, names):
             translator.analyse([word])
             alternatives = translator.lexemes.get(word)
             if not alternatives:
@@ -175,9 +169,8 @@ class PostgresBackend(SearchBackend):
                 continue
             suggestion = self._closest_word(cursor, word.lower())
             if suggestion:
-                corrected = re.sub(rf"\b{re.escape(word)}\b", suggestion, corrected, count=1)
-                changed = True
-        return corrected if changed else None
+                replacements[word] = suggestion
+        return q.corrected(q_text, replacements)
 
     @staticmethod
     def _closest_word(cursor, word: str) -> str | None:

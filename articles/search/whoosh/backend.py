@@ -29,7 +29,6 @@ from whoosh.writing import CLEAR
 
 from .. import query as q
 from ..base import IndexUnavailable, SearchBackend
-from ..names import words as name_words
 from ..schema import NO_DATE, PREFIX_FIELD, QUERY_FIELDS, SCHEMA_VERSION, TEXT_FIELD, TITLE_REPEAT, id_field
 from . import arrays, vocabulary
 from .analysis import build_schema
@@ -234,12 +233,8 @@ class WhooshBackend(SearchBackend):
         archive's vocabulary, or None when every word matches something."""
         reader = searcher.reader()
         translator = Translator(self.schema, reader)
-        corrected, changed = q_text, False
-        for word in dict.fromkeys(words):
-            if not word or not word.isalpha() or len(word) < 3:
-                continue
-            if names and names.find([" ".join(name_words(word))]):
-                continue  # a curated spelling: it matches through the name's other spellings
+        replacements = {}
+        for word in q.correctable(words, names):
             terms = translator.terms_of(word)
             if not terms or any(reader.doc_frequency(f, t) for t in terms for f in QUERY_FIELDS):
                 continue
@@ -252,9 +247,8 @@ class WhooshBackend(SearchBackend):
             )
             suggestion = next(live, None)
             if suggestion:
-                corrected = re.sub(rf"\b{re.escape(word)}\b", suggestion, corrected, count=1)
-                changed = True
-        return corrected if changed else None
+                replacements[word] = suggestion
+        return q.corrected(q_text, replacements)
 
     @staticmethod
     def _closest_words(reader, word: str, limit: int = 5) -> list[str]:
