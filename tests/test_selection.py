@@ -124,6 +124,71 @@ def test_random_searches_count_and_facet_as_the_database_does(corpus, client):
             assert dates == sorted(dates, reverse=True) or "" in dates
 
 
+FACET_NAMES = (*KINDS, "year", "language")
+
+
+def answers(selection) -> dict:
+    return {
+        "count": selection.count(),
+        **{name: selection.counts(name) for name in FACET_NAMES},
+        "span": selection.date_span(),
+        **{unit: selection.dates(unit) for unit in ("year", "month", "day")},
+    }
+
+
+@pytest.mark.skipif(not CORPUS.exists(), reason="the shared corpus is not here")
+def test_answers_asked_together_equal_answers_asked_one_by_one(corpus, settings):
+    """`prefetch` (a results page's count, facets and timeline asked at once) changes no
+    answer; on the PostgreSQL engine it is one statement, and the answers need no other."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    articles = list(corpus)
+    backend = search.get_backend()
+    rng = random.Random(11)
+    ids = {
+        kind.name: sorted({e.pk for a in articles for e in kind.entities_of(a)}) for kind in KINDS.values()
+    }
+    tried = 0
+    for q in ["", "protest", "police OR students", '"riot police"', "strike -teachers", "zzzqqq"]:
+        for _ in range(3):
+            # Filters an article of the archive satisfies, so that most searches select some.
+            article = rng.choice(articles)
+            kinds = [k for k in KINDS.values() if k.entities_of(article)]
+            chosen = ()
+            if kinds and rng.random() < 0.6:
+                kind = rng.choice(kinds)
+                mine = [e.pk for e in kind.entities_of(article)]
+                chosen = (
+                    (
+                        kind.name,
+                        tuple({*rng.sample(mine, 1), *rng.sample(ids[kind.name], rng.choice([0, 1]))}),
+                    ),
+                )
+            year = article.published.year if article.published else 1990
+            criteria = Criteria(
+                q=q,
+                entities=chosen,
+                years=(year,) if rng.random() < 0.3 else (),
+                date_from=dt.date(year - 1, rng.randint(1, 12), 1) if rng.random() < 0.3 else None,
+                exclude=(article.pk,) if rng.random() < 0.2 else (),
+            )
+            alone = answers(backend.select(criteria))
+            together = backend.select(criteria)
+            with CaptureQueriesContext(connection) as prefetching:
+                together.prefetch(FACET_NAMES, dates=True)
+            with CaptureQueriesContext(connection) as answering:
+                assert answers(together) == alone, criteria
+            if settings.ARCHIVE_SEARCH_ENGINE == "postgres":
+                statements = [
+                    x["sql"] for x in prefetching.captured_queries if x["sql"].startswith(("SELECT", "WITH"))
+                ]
+                assert len(statements) == 1 and not answering.captured_queries, criteria
+            tried += bool(alone["count"])
+            print(q, alone["count"], criteria.years, criteria.date_from, len(criteria.entities))
+    assert tried >= 12  # all but a few select something
+
+
 def test_the_first_page_of_a_large_search_does_not_score_every_match(tmp_path, monkeypatch):
     """10,020 documents match "strike": the page of 20 comes from scoring far fewer, while the
     count is exact."""

@@ -87,6 +87,7 @@ def entity_names(kind, counts: Counter, limit: int) -> list:
 
 def home(*, archive_link) -> dict:
     whole = select()
+    whole.prefetch(KINDS, dates=True)
     span = whole.date_span()
     years = (span[1].year - span[0].year) if span[0] else 0
     counts = {kind: whole.counts(kind) for kind in KINDS}

@@ -148,8 +148,11 @@ class Search:
     def count(self) -> int:
         return self.selection.count()
 
-    def page(self, *, facets: bool = True) -> SearchPage:
-        """The page the parameters ask for, with its facets. Raises PastTheEnd."""
+    def page(self, *, facets: bool = True, timeline: bool = False) -> SearchPage:
+        """The page the parameters ask for, with its facets (and, when `timeline` says it will
+        be shown, its counts asked together with them). Raises PastTheEnd."""
+        if facets or timeline:
+            self.selection.prefetch([f.name for f in FACETS] if facets else (), dates=timeline)
         number = self.paging.cleaned_data.get("page") or 1
         per_page = self.paging.cleaned_data.get("per_page") or DEFAULT_PER_PAGE
         pages = max(1, math.ceil(self.count / per_page))
@@ -162,7 +165,7 @@ class Search:
             self.selection = self._select(replace(self.selection.criteria, q=""))
             self.q, self.sort = "", self.selection.criteria.sort
             self.__dict__.pop("count", None)
-            return self.page(facets=facets)
+            return self.page(facets=facets, timeline=timeline)
         articles = self._articles(pks)
         snippets = self._snippets(articles)
         page = SearchPage(self, number, per_page, [Result(a, snippets[a.pk]) for a in articles])

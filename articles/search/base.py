@@ -76,6 +76,13 @@ class Selection(ABC):
     def date_span(self) -> tuple[dt.date | None, dt.date | None]:
         """The first and last publication dates among the selected articles."""
 
+    def prefetch(self, facets: Iterable[str] = (), *, dates: bool = False) -> None:
+        """A hint that `count()`, `counts(facet)` for each of `facets` and, with `dates`,
+        `date_span()` and `dates()` are about to be asked: an engine that answers them best
+        together (one database round trip) does so now and keeps the answers. The default
+        does nothing: engines that count in memory gain nothing from it."""
+        return
+
 
 class SearchBackend(ABC):
     #: the settings it was made from (`get_backend` makes a new one when they change)

@@ -38,7 +38,7 @@ def home(request):
 def search_page(request):
     search = Search(request.GET)
     try:
-        page = search.page()
+        page = search.page(timeline=True)
     except PastTheEnd as exc:
         return render(
             request,

@@ -2,8 +2,11 @@
 are SQL over one table (`search_postgres_document`), so only published articles (the ones
 the sync path wrote) are ever seen.
 
-Every answer is one statement. Filters stay apart so that a facet counts with every filter
-but its own; the text condition is the translated plan (`translate.py`).
+Every answer is one statement, and `prefetch` answers a whole results page's questions (the
+count, every facet, the timeline) in one: the text condition is evaluated once, into a
+materialised common table expression, and each facet counts its rows. Filters stay apart so
+that a facet counts with every filter but its own; the text condition is the translated plan
+(`translate.py`).
 """
 
 import datetime as dt
@@ -43,6 +46,9 @@ class PostgresSelection(Selection):
             self._match(names)
         self.filters = self._filters()
         self._count = None
+        #: facet -> counts under every filter but its own, and day -> count, from `prefetch`
+        self._facets: dict[str, Counter] = {}
+        self._days: Counter | None = None
 
     # ------------------------------------------------------------------ text
 
@@ -121,6 +127,61 @@ class PostgresSelection(Selection):
 
     # ------------------------------------------------------------- answers
 
+    def prefetch(self, facets=(), *, dates: bool = False) -> None:
+        facets = [f for f in dict.fromkeys(facets) if f not in self._facets]
+        want_days = dates and self._days is None
+        if not (facets or want_days or self._count is None):
+            return
+        params: list = []
+        if self.text is not None:
+            # The matches once (the GIN recheck of each matching document is the costly part),
+            # with the columns the filters and counts read.
+            head = (
+                "WITH hits AS MATERIALIZED (SELECT article_id, published, language, entities "
+                f"FROM {TABLE} WHERE {self.text.sql}) "
+            )
+            params += self.text.params
+            source = "hits"
+        else:
+            head, source = "", TABLE
+
+        def where(leave_out: str | None) -> str:
+            # Called in the order the columns are written, so the parameters follow suit.
+            conds = [c for name, c in self.filters.items() if name != leave_out]
+            params.extend(p for c in conds for p in c.params)
+            return " AND ".join(c.sql for c in conds) or "TRUE"
+
+        def counted(key: str, leave_out: str | None, extra: str = "") -> str:
+            return (
+                f"(SELECT json_object_agg(k, n) FROM (SELECT {key} AS k, count(*) AS n "
+                f"FROM {source}{extra} WHERE {where(leave_out)}"
+            )
+
+        columns = [f"(SELECT count(*) FROM {source} WHERE {where(None)})"]
+        for facet in facets:
+            if facet == "year":
+                columns.append(
+                    counted("date_part('year', published)::int", facet)
+                    + " AND published IS NOT NULL GROUP BY 1) AS f)"
+                )
+            elif facet == "language":
+                columns.append(counted("language", facet) + " GROUP BY 1) AS f)")
+            else:
+                columns.append(
+                    counted("split_part(e, ':', 2)", facet, ", unnest(entities) AS e")
+                    + " AND e LIKE %s GROUP BY 1) AS f)"
+                )
+                params.append(f"{facet}:%")
+        if want_days:
+            columns.append(counted("published", None) + " AND published IS NOT NULL GROUP BY 1) AS f)")
+        row = self._rows(f"{head}SELECT {', '.join(columns)}", params)[0]
+        self._count = row[0]
+        for facet, counts in zip(facets, row[1:], strict=False):
+            keyed = str if facet == "language" else int
+            self._facets[facet] = Counter({keyed(k): n for k, n in (counts or {}).items()})
+        if want_days:
+            self._days = Counter({dt.date.fromisoformat(k): n for k, n in (row[-1] or {}).items()})
+
     def count(self) -> int:
         if self._count is None:
             where, params = self._where()
@@ -158,6 +219,8 @@ class PostgresSelection(Selection):
             yield pk
 
     def counts(self, facet: str, *, own_filter: bool = False) -> Counter:
+        if not own_filter and facet in self._facets:
+            return Counter(self._facets[facet])  # a copy: callers add the selected values
         where, params = self._where(None if own_filter else facet)
         if facet == "year":
             sql = (
@@ -177,6 +240,13 @@ class PostgresSelection(Selection):
     def dates(self, unit: str) -> Counter:
         if unit not in ("year", "month", "day"):
             raise ValueError(unit)
+        if self._days is not None:
+            rolled = Counter()
+            for day, n in self._days.items():
+                rolled[
+                    day if unit == "day" else day.replace(month=1 if unit == "year" else day.month, day=1)
+                ] += n
+            return rolled
         where, params = self._where()
         rows = self._rows(
             f"SELECT date_trunc('{unit}', published)::date, count(*) FROM {TABLE} "
@@ -186,6 +256,8 @@ class PostgresSelection(Selection):
         return Counter(dict(rows))
 
     def date_span(self) -> tuple[dt.date | None, dt.date | None]:
+        if self._days is not None:
+            return (min(self._days), max(self._days)) if self._days else (None, None)
         where, params = self._where()
         first, last = self._rows(f"SELECT min(published), max(published) FROM {TABLE} WHERE {where}", params)[
             0
