@@ -1,5 +1,6 @@
 """Fault suite, the long part: hostile queries, generated requests, concurrent writers and
-imports, kill -9 of imports and rebuilds, and a minute of mixed load, on throw-away archives.
+imports, kill -9 of imports and rebuilds, a minute of mixed load, and two web servers sharing
+one archive, on throw-away archives.
 
     .venv/bin/python bench/faults.py [--postgres URL] [--only NAME ...] [--corpus PATH]
         [--limit N] [--duration S] [--kill-trials N] [--fuzz-profile long|ci] [--seed N] [--keep]
@@ -75,11 +76,28 @@ load     8 HTTP clients for 60 s over a seeded mix of request classes (LOAD_MIX:
          beside it, from the commit to the end of the saving process's own index work (its
          update and any merge of small segments after it), and how many saves the first search
          already found.
+shared   Two web servers, one archive (needs `--postgres`; skipped without it): a fresh archive
+         with the PostgreSQL search engine (`ARCHIVE_SEARCH_ENGINE=postgres`) and the served
+         corpus, served by two gunicorn instances (`--workers 2` each), each started in a
+         working directory of its own with an index directory of its own (nothing on disk is
+         shared: the database is the only meeting point). 8 HTTP clients over LOAD_MIX for
+         `--duration` seconds, client i on server i mod 2, while a curator logged in to the
+         first server's admin (login form, session and CSRF cookies, as a browser) saves an
+         article's change form with a new title holding a fresh token every second, and the
+         second server is searched (`/api/search/?q=TOKEN`, every 50 ms) from the moment the
+         form is sent until it finds the token. Per server: requests, non-2xx, latency per
+         class; the admin saves' answer times; save-to-found through the other server,
+         counted from the save itself (its history row's time, written in the save's
+         transaction, as `load` counts from the commit), p50/p95/max, how many took more than
+         1 s (must be none), never found (must be none), and beside it the same from the
+         form's sending and from the save's answer, and how many the first search found.
+         `tests/test_shared_archive.py` runs a short version in CI (PostgreSQL engine only).
 """
 
 import argparse
 import contextlib
 import http.client
+import http.cookiejar
 import json
 import math
 import os
@@ -98,16 +116,19 @@ import threading
 import time
 import traceback
 import unicodedata
+import urllib.error
+import urllib.request
 from collections import Counter, defaultdict
 from dataclasses import dataclass
+from html.parser import HTMLParser
 from pathlib import Path
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urljoin
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_CORPUS = ROOT.parent / "shared" / "corpora" / "mass-mobilization.jsonl"
 PYTHON = sys.executable
 GUNICORN = ROOT / ".venv" / "bin" / "gunicorn"
-TRIALS = ("queries", "fuzz", "writers", "imports", "kill", "load")
+TRIALS = ("queries", "fuzz", "writers", "imports", "kill", "load", "shared")
 BUDGET_MS = 300
 BURST_LIMIT_MS = 1000
 SEARCHABLE_LIMIT_S = 1.0
@@ -167,6 +188,16 @@ SEARCH_COUNT = (
     + """
 from articles import search
 print(len(search.match(sys.argv[2]).pks))
+"""
+)
+MAKE_CURATOR = (
+    DJANGO_PRELUDE
+    + """
+from django.contrib.auth.models import User
+User.objects.create_superuser(sys.argv[2], f"{sys.argv[2]}@example.org", sys.argv[3])
+pool = Article.objects.filter(status="published").order_by("pk").values_list("pk", "title")[100:200]
+for pk, title in pool:
+    print(pk, title.replace("\\n", " "))
 """
 )
 PYTEST_RUNNER = """
@@ -244,10 +275,10 @@ def manage(archive: Archive, *args, timeout: float = 7200) -> subprocess.Complet
     )
 
 
-def start(cmd: list[str], env: dict, log: Path, **kwargs) -> subprocess.Popen:
+def start(cmd: list[str], env: dict, log: Path, cwd: Path = ROOT, **kwargs) -> subprocess.Popen:
     """A child process whose output goes to `log` (pipes could fill up and stall it)."""
     out = open(log, "w", encoding="utf-8")  # closed by finish() or stop()
-    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, **kwargs)
+    proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=out, stderr=subprocess.STDOUT, **kwargs)
     proc.log = out
     CHILDREN.append(proc)
     return proc
@@ -489,23 +520,33 @@ def api(port: int, **params) -> tuple[int, float, dict]:
 class Server:
     """gunicorn serving one archive, started as `make run` starts it."""
 
-    def __init__(self, archive: Archive, logs: Path, workers: int = 2):
-        self.archive, self.log = archive, logs / f"gunicorn-{archive.name}.log"
+    def __init__(self, archive: Archive, logs: Path, workers: int = 2, workdir: Path | None = None):
+        """With `workdir`, the server runs there, with an index directory of its own inside it:
+        nothing on disk is shared with another server of the same archive."""
+        name = f"{archive.name}-{workdir.name}" if workdir else archive.name
+        self.archive, self.log = archive, logs / f"gunicorn-{name}.log"
         self.port = free_port()
+        env, cwd = archive.env, ROOT
+        if workdir:
+            workdir.mkdir(parents=True, exist_ok=True)
+            env = dict(env, ARCHIVE_INDEX_DIR=str(workdir / "index"), PYTHONPATH=str(ROOT))
+            cwd = workdir
+        self.cwd = cwd
         gunicorn = str(GUNICORN if GUNICORN.exists() else Path(PYTHON).parent / "gunicorn")
         self.proc = start(
             [
                 gunicorn,
                 "archive.wsgi:application",
                 "-c",
-                "archive/gunicorn.conf.py",
+                str(ROOT / "archive" / "gunicorn.conf.py"),
                 "--bind",
                 f"127.0.0.1:{self.port}",
                 "--workers",
                 str(workers),
             ],
-            archive.env,
+            env,
             self.log,
+            cwd=cwd,
         )
         deadline = time.monotonic() + 120
         while fetch(self.port, "/", timeout=30)[0] != 200:
@@ -1200,12 +1241,16 @@ class Poller:
         for line in stream:
             parts = line.split()
             if len(parts) == 2 and parts[0].startswith("ld"):
-                self.committed[parts[0]] = float(parts[1])
-                thread = threading.Thread(target=self.chase, args=(parts[0], float(parts[1])))
-                thread.start()
-                self.threads.append(thread)
+                self.follow(parts[0], float(parts[1]))
             elif len(parts) == 3 and parts[1] == "indexed":
                 self.indexed[parts[0]] = float(parts[2])
+
+    def follow(self, token: str, committed: float) -> None:
+        """Search for `token` from now on (`committed`: when the save was made, time.time())."""
+        self.committed[token] = committed
+        thread = threading.Thread(target=self.chase, args=(token, committed))
+        thread.start()
+        self.threads.append(thread)
 
     def chase(self, token: str, committed: float) -> None:
         tries = 0
@@ -1321,6 +1366,280 @@ def load_result(suite, server, load, polls, poller, curator_code, clients) -> Re
     return Result("load", bool(ok), figures=figures)
 
 
+# ----------------------------------------------------------------------------- 7. shared
+
+
+class FormFields(HTMLParser):
+    """What a browser submits from the form `form_id` of a page: (name, value) pairs of its
+    inputs (checked boxes only; no buttons), selected options (a single select with none
+    selected gives its first) and textareas."""
+
+    def __init__(self, form_id: str):
+        super().__init__(convert_charrefs=True)
+        self.form_id, self.inside, self.fields = form_id, False, []
+        self._select: dict | None = None
+        self._textarea: list | None = None
+
+    def handle_starttag(self, tag, attrs):
+        a = dict(attrs)
+        if tag == "form":
+            self.inside = a.get("id") == self.form_id
+        if not self.inside:
+            return
+        name = a.get("name")
+        if tag == "input" and name:
+            kind = a.get("type", "text")
+            if kind in ("submit", "button", "image", "reset", "file"):
+                return
+            if kind in ("checkbox", "radio"):
+                if "checked" in a:
+                    self.fields.append((name, a.get("value", "on")))
+                return
+            self.fields.append((name, a.get("value") or ""))
+        elif tag == "select" and name:
+            self._select = {"name": name, "multiple": "multiple" in a, "first": None, "chosen": 0}
+        elif tag == "option" and self._select:
+            value = a.get("value", "")
+            if self._select["first"] is None:
+                self._select["first"] = value
+            if "selected" in a:
+                self.fields.append((self._select["name"], value))
+                self._select["chosen"] += 1
+        elif tag == "textarea" and name:
+            self._textarea = [name, ""]
+
+    def handle_data(self, data):
+        if self._textarea is not None:
+            self._textarea[1] += data
+
+    def handle_endtag(self, tag):
+        if tag == "form":
+            self.inside = False
+        elif tag == "select" and self._select:
+            chosen = self._select
+            if not chosen["multiple"] and not chosen["chosen"] and chosen["first"] is not None:
+                self.fields.append((chosen["name"], chosen["first"]))
+            self._select = None
+        elif tag == "textarea" and self._textarea is not None:
+            self.fields.append(tuple(self._textarea))
+            self._textarea = None
+
+
+def form_fields(html: str, form_id: str) -> list[tuple[str, str]]:
+    reader = FormFields(form_id)
+    reader.feed(html)
+    return reader.fields
+
+
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, req, fp, code, msg, headers, newurl):
+        return None  # the redirect comes back as an HTTPError, with its Location
+
+
+class AdminSession:
+    """A curator in one server's admin, as a browser is: logged in through the login form,
+    with its session and CSRF cookies, saving the change form the page gives."""
+
+    def __init__(self, port: int, username: str, password: str, timeout: float = 60):
+        self.base, self.timeout = f"http://127.0.0.1:{port}", timeout
+        self.opener = urllib.request.build_opener(
+            urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar()), _NoRedirect()
+        )
+        page = self.get("/admin/login/?next=/admin/")
+        fields = dict(form_fields(page, "login-form"))
+        fields.update(username=username, password=password)
+        url, _ = self.post("/admin/login/?next=/admin/", list(fields.items()))
+        if "/login/" in url:
+            raise RuntimeError(f"could not log in as {username} on {self.base}")
+
+    def get(self, path: str) -> str:
+        with self.opener.open(urljoin(self.base, path), timeout=self.timeout) as response:
+            return response.read().decode()
+
+    def post(self, path: str, fields: list[tuple[str, str]]) -> tuple[str, str]:
+        """(where the answer sends the browser: its redirect, or the page's own URL; the page).
+        The redirect is not followed: the save is done when its answer comes."""
+        request = urllib.request.Request(urljoin(self.base, path), data=urlencode(fields).encode())
+        try:
+            with self.opener.open(request, timeout=self.timeout) as response:
+                return response.geturl(), response.read().decode()
+        except urllib.error.HTTPError as exc:
+            if exc.code in (301, 302, 303):
+                return urljoin(self.base, exc.headers["Location"]), ""
+            raise
+
+    def retitle(self, pk: int, title: str) -> float:
+        """Save the article's change form with a new title and nothing else changed; return
+        when the form was sent (time.time())."""
+        path = f"/admin/articles/article/{pk}/change/"
+        fields = [(k, title if k == "title" else v) for k, v in form_fields(self.get(path), "article_form")]
+        sent = time.time()
+        url, page = self.post(path, [*fields, ("_save", "Save")])
+        if url.endswith("/change/"):  # the form came back: the save did not happen
+            errors = re.findall(r'class="errorlist[^"]*"[^>]*>(.*?)</ul>', page, re.S)
+            raise RuntimeError(f"the save of article {pk} was refused: {errors[:3]}")
+        return sent
+
+
+def shared_load(
+    archive: Archive,
+    servers: list[Server],
+    *,
+    username: str,
+    password: str,
+    pool: list[tuple[int, str]],
+    duration: float,
+    clients: int = 8,
+    interval: float = 1.0,
+    seed: int = 1,
+    run: str = "",
+) -> tuple[Result, dict]:
+    """Clients spread over the servers (client i on server i mod n) read for `duration`
+    seconds while a curator logged in on the first server retitles an article of `pool`
+    ((pk, title) pairs) every `interval` seconds with a fresh token; the last server is
+    searched for each token until it finds it. Errors anywhere fail the result, and so does
+    a save not found within SEARCHABLE_LIMIT_S of the save (its history row's time, written in
+    the save's transaction; as the `load` trial counts from the commit). Returns the trial's
+    result and its counts."""
+    first, last = servers[0], servers[-1]
+    targets = load_targets(first.port)
+    loads, polls = [Load() for _ in servers], Load()
+    poller = Poller(last.port, polls)
+    curator = AdminSession(first.port, username, password)
+    saves: list[float] = []
+    answered: dict[str, float] = {}  # token -> when the save's answer came (time.time())
+    refused: list[str] = []
+    deadline = time.monotonic() + duration
+
+    def curate():
+        n = 0
+        while time.monotonic() < deadline:
+            token = f"sh{run}n{n}"
+            pk, title = pool[n % len(pool)]
+            try:
+                sent = curator.retitle(pk, f"{title[:400]} {token}")
+            except (OSError, RuntimeError) as exc:
+                refused.append(f"{token}: {exc}")
+            else:
+                answered[token] = time.time()
+                saves.append(answered[token] - sent)
+                poller.follow(token, sent)
+            n += 1
+            time.sleep(max(0.0, n * interval - (time.monotonic() - (deadline - duration))))
+
+    threads = [threading.Thread(target=curate)] + [
+        threading.Thread(
+            target=client,
+            args=(
+                servers[i % len(servers)].port,
+                deadline,
+                loads[i % len(servers)],
+                random.Random(seed * 100 + i),
+                targets,
+            ),
+        )
+        for i in range(clients)
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    poller.join()
+    for server, load in zip(servers, loads, strict=True):
+        say(f"  server {server.port} ({server.log.name}):")
+        print_classes(load)
+        report_errors(load, server)
+    report_errors(polls, last)
+    found = [f[1] for f in poller.found]
+    after_answer = [poller.committed[t] + d - answered[t] for t, d, _ in poller.found]
+    # When each save was made: the article's history row, written by the save in its transaction.
+    saved = {
+        title.rsplit(" ", 1)[-1]: float(at)
+        for title, at in query(
+            archive,
+            "SELECT title, extract(epoch FROM history_date) FROM articles_historicalarticle "
+            f"WHERE title LIKE '% sh{run}n%'",
+        )
+    }
+    after_save = [poller.committed[t] + d - saved[t] for t, d, _ in poller.found if t in saved]
+    slow = sum(d > SEARCHABLE_LIMIT_S for d in after_save) + len(found) - len(after_save)
+    retried = sum(f[2] > 1 for f in poller.found)
+    for line in refused[:5]:
+        say(f"  refused: {line}")
+    if poller.lost:
+        say(f"  never found: {sorted(poller.lost)[:10]}")
+    errors = sum(load.errors for load in loads)
+    total = sum(load.total for load in loads)
+    ok = errors == 0 and polls.errors == 0 and not poller.lost and not refused and slow == 0 and poller.found
+    figures = (
+        f"{len(servers)} servers, {total} requests by {clients} clients in {duration:.0f} s = "
+        f"{total / duration:.1f}/s, {errors} non-2xx ("
+        + ", ".join(f"{load.total} on {server.port}" for server, load in zip(servers, loads, strict=True))
+        + f"); {len(saves)} admin saves through {first.port} (p50/p95/max {spread(saves, '.2f', 'max')} s), "
+        f"{len(refused)} refused; found through {last.port}, from the save p50/p95/max "
+        f"{spread(after_save, '.2f', 'max')} s, {slow} over {SEARCHABLE_LIMIT_S:g} s (from the "
+        f"form's sending {spread(found, '.2f', 'max')} s, from the save's answer "
+        f"{spread(after_answer, '.2f', 'max')} s; {len(found) - retried} found by the first search), "
+        f"{len(poller.lost)} never found ({polls.total} searches for them, {polls.errors} non-2xx)"
+    )
+    details = {
+        "requests": [load.total for load in loads],
+        "errors": errors + polls.errors,
+        "refused": refused,
+        "saves": len(saves),
+        "found": len(found),
+        "found_first": len(found) - retried,
+        "lost": list(poller.lost),
+        "slow": slow,
+    }
+    return Result("shared", bool(ok), figures=figures), details
+
+
+def trial_shared(suite: Suite, clients: int = 8, interval: float = 1.0) -> Result:
+    if not suite.args.postgres:
+        return Result("shared", True, figures="skipped: needs --postgres (the PostgreSQL search engine)")
+    archive = suite.dbs.new("shared")
+    archive.env["ARCHIVE_SEARCH_ENGINE"] = "postgres"
+    lines = suite.corpus_lines[: suite.args.limit]
+    started = time.monotonic()
+    result = manage(
+        archive, "import_articles", str(suite.corpus_file("shared", lines)), "--status", "published"
+    )
+    say(
+        f"  setup: import of {len(lines)} records with the PostgreSQL engine: "
+        f"{time.monotonic() - started:.1f} s"
+    )
+    if result.returncode:
+        raise RuntimeError("the import failed:\n" + tail(result.stderr))
+    password = secrets.token_urlsafe(16)
+    made = run_script(archive, MAKE_CURATOR, "curator", password)
+    if made.returncode:
+        raise RuntimeError("could not make the curator:\n" + tail(made.stderr))
+    pool = [(int(pk), title) for pk, title in (line.split(" ", 1) for line in made.stdout.splitlines())]
+    servers = [Server(archive, suite.logs, workdir=suite.work / f"server-{x}") for x in "ab"]
+    say(
+        "  setup: two gunicorn instances (--workers 2), each in its own working directory: "
+        + ", ".join(f"127.0.0.1:{s.port} in {s.cwd}" for s in servers)
+    )
+    try:
+        return shared_load(
+            archive,
+            servers,
+            username="curator",
+            password=password,
+            pool=pool,
+            duration=suite.args.duration,
+            clients=clients,
+            interval=interval,
+            seed=suite.args.seed,
+            run=suite.run_id,
+        )[0]
+    finally:
+        for server in servers:
+            server.stop()
+        suite.dbs.drop(archive)
+
+
 # ----------------------------------------------------------------------------- main
 
 RUNNERS = {
@@ -1330,6 +1649,7 @@ RUNNERS = {
     "imports": trial_imports,
     "kill": trial_kill,
     "load": trial_load,
+    "shared": trial_shared,
 }
 
 

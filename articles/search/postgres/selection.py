@@ -158,7 +158,14 @@ class PostgresSelection(Selection):
             )
 
         columns = [f"(SELECT count(*) FROM {source} WHERE {where(None)})"]
+        # Kinds of entity without a filter of their own count under the same conditions: one
+        # pass over the entities of the matches counts them all.
+        kinds = [f for f in facets if f not in ("year", "language") and f not in self.filters]
+        if kinds:
+            columns.append(counted("e", None, ", unnest(entities) AS e") + " GROUP BY 1) AS f)")
         for facet in facets:
+            if facet in kinds:
+                continue
             if facet == "year":
                 columns.append(
                     counted("date_part('year', published)::int", facet)
@@ -175,10 +182,17 @@ class PostgresSelection(Selection):
         if want_days:
             columns.append(counted("published", None) + " AND published IS NOT NULL GROUP BY 1) AS f)")
         row = self._rows(f"{head}SELECT {', '.join(columns)}", params)[0]
-        self._count = row[0]
-        for facet, counts in zip(facets, row[1:], strict=False):
-            keyed = str if facet == "language" else int
-            self._facets[facet] = Counter({keyed(k): n for k, n in (counts or {}).items()})
+        self._count, rest = row[0], list(row[1:])
+        if kinds:
+            self._facets.update({kind: Counter() for kind in kinds})
+            for entity, n in (rest.pop(0) or {}).items():
+                kind, _, pk = entity.partition(":")
+                if kind in self._facets and kind in kinds:
+                    self._facets[kind][int(pk)] = n
+        for facet in facets:
+            if facet not in kinds:
+                keyed = str if facet == "language" else int
+                self._facets[facet] = Counter({keyed(k): n for k, n in (rest.pop(0) or {}).items()})
         if want_days:
             self._days = Counter({dt.date.fromisoformat(k): n for k, n in (row[-1] or {}).items()})
 
