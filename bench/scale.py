@@ -563,6 +563,7 @@ def make_context(args) -> Context:
         database_url = f"sqlite:///{sqlite}"  # an absolute path gives sqlite:////...
     env = {k: v for k, v in os.environ.items() if k not in ("DEBUG", "ARCHIVE_SEARCH_ENGINE")}
     env.update(
+        ARCHIVE_SEARCH_ENGINE=args.engine,
         DATABASE_URL=database_url,
         ARCHIVE_INDEX_DIR=str(workdir / "index"),
         SECRET_KEY=key_file.read_text().strip(),
@@ -722,9 +723,52 @@ def setup(args, ctx: Context, material: Material) -> dict:
     indexed = re.search(r"Indexed (\d+)", " ".join(fig["rebuild"]["output_tail"]))
     fig["rebuild"]["reports"] = int(indexed.group(1)) if indexed else None
     fig["rebuild"]["rate"] = rate(fig["rebuild"]["reports"] or args.reports, fig["rebuild"]["seconds"])
-    fig["index_mb"] = round(tree_bytes(ctx.index_dir) / 1e6, 1)
+    fig["index_mb"] = index_mb(ctx, args.engine)
     fig["database_mb"] = round(database_bytes(ctx) / 1e6, 1) if ctx.sqlite else None
+    fig["engines"] = [args.engine]
     return fig
+
+
+def index_mb(ctx: Context, engine: str) -> float:
+    """The engine's index: Whoosh's directory, or the PostgreSQL engine's tables and indexes."""
+    if engine == "whoosh":
+        return round(tree_bytes(ctx.index_dir) / 1e6, 1)
+    out = subprocess.run(
+        [
+            ctx.python,
+            "manage.py",
+            "shell",
+            "-c",
+            'from django.db import connection; c = connection.cursor(); c.execute("SELECT '
+            "sum(pg_total_relation_size(oid)) FROM pg_class WHERE relkind = 'r' AND relname LIKE "
+            "'search_postgres_%%'\"); print(c.fetchone()[0])",
+        ],
+        cwd=ctx.project,
+        env=ctx.env,
+        capture_output=True,
+        text=True,
+    )
+    lines = out.stdout.strip().splitlines()
+    return round(int(lines[-1]) / 1e6, 1) if lines and lines[-1].isdigit() else 0.0
+
+
+def add_engine(args, ctx: Context, setup_fig: dict) -> None:
+    """An archive set up for one engine, readied for another: its index built (timed, as the
+    setup's rebuild is), or, when it was built before, mended of the curator's saves that
+    went to the other engine since (`check_index --repair`)."""
+    engines = setup_fig.setdefault("engines", [setup_fig.get("engine", "whoosh")])
+    if args.engine in engines:
+        setup_fig[f"repair_{args.engine}"] = manage(
+            ctx, f"repair-{args.engine}", "check_index", "--repair", allow_exit=(0, 1)
+        )
+        return
+    step = manage(ctx, f"rebuild-{args.engine}", "rebuild_index")
+    indexed = re.search(r"Indexed (\d+)", " ".join(step["output_tail"]))
+    step["reports"] = int(indexed.group(1)) if indexed else None
+    step["rate"] = rate(step["reports"] or args.reports, step["seconds"])
+    step["index_mb"] = index_mb(ctx, args.engine)
+    setup_fig[f"rebuild_{args.engine}"] = step
+    engines.append(args.engine)
 
 
 def timed_import(ctx: Context, label: str, path: Path, records: int, extrapolate_to: int | None) -> dict:
@@ -1421,7 +1465,8 @@ def report(fig: dict) -> str:
     setup_fig = fig.get("setup", {})
     head = (
         f"Scale benchmark, commit {fig['commit']}: {fig['reports']:,} reports (seed {fig['seed']}), "
-        f"{setup_fig.get('database', '?')}, import mode {setup_fig.get('mode', '?')}, "
+        f"{fig.get('engine', 'whoosh')} engine, {setup_fig.get('database', '?')} database, "
+        f"import mode {setup_fig.get('mode', '?')}, "
         f"{fig['clients']} clients, {fig['workers']} workers"
     )
     lines += [head, "=" * len(head)]
@@ -1450,6 +1495,55 @@ def report(fig: dict) -> str:
     rows = scalar_rows(fig)
     width = max((len(k) for k, _ in rows), default=0)
     lines += [f"{k:<{width}}  {v}" for k, v in rows]
+    return "\n".join(lines)
+
+
+def side_by_side(a: dict, b: dict) -> str:
+    """Two runs (two engines, or two commits) in one table: each class's p50/p95 in both, the
+    FTS5 peer's p95 measured in each run and each run's ratio to its own peer."""
+    name = [f"{f.get('engine', 'whoosh')} {f['commit']}" for f in (a, b)]
+    head = f"Side by side: {name[0]} | {name[1]}, {a['reports']:,} reports, {a['clients']} clients"
+    lines = [head, "=" * len(head)]
+    lines.append(
+        f"{'class':<16}{'p50 A':>8}{'p95 A':>8}{'p50 B':>8}{'p95 B':>8}{'peer p95 A':>12}"
+        f"{'peer p95 B':>12}{'A/peer':>8}{'B/peer':>8}"
+    )
+    ca, cb = a.get("load", {}).get("classes", {}), b.get("load", {}).get("classes", {})
+    pa, pb = a.get("peer", {}).get("classes", {}), b.get("peer", {}).get("classes", {})
+    for cls in dict.fromkeys([*ca, *cb]):
+        x, y = ca.get(cls, {}), cb.get(cls, {})
+        px, py = pa.get(cls, {}).get("p95"), pb.get(cls, {}).get("p95")
+        lines.append(
+            f"{cls:<16}{ms(x.get('p50')):>8}{ms(x.get('p95')):>8}{ms(y.get('p50')):>8}{ms(y.get('p95')):>8}"
+            f"{ms(px):>12}{ms(py):>12}{ratio(x.get('p95'), px):>8}{ratio(y.get('p95'), py):>8}"
+        )
+    lines.append("-" * 88)
+
+    def scalars(f: dict) -> dict:
+        engine, setup_fig = f.get("engine", "whoosh"), f.get("setup", {})
+        build = setup_fig.get(f"rebuild_{engine}") or setup_fig.get("rebuild") or {}
+        size = build.get("index_mb") if f"rebuild_{engine}" in setup_fig else setup_fig.get("index_mb")
+        cur, serve, rss = f.get("curator"), f.get("serve"), f.get("worker_rss")
+        errors = sum(
+            c.get("errors", 0) for k, c in f.get("load", {}).get("classes", {}).items() if k != "all"
+        )
+        return {
+            "throughput": f"{f['load']['throughput']:,.2f}/s, {errors} errors" if f.get("load") else "-",
+            "first search": sec(serve["first_search_ms"]) if serve else "-",
+            "save to searchable": (
+                f"{sec(cur['searchable_ms']['p50'])} / {sec(cur['searchable_ms']['p95'])} / "
+                f"{sec(cur['searchable_ms']['max'])}"
+                if cur
+                else "-"
+            ),
+            "worker RSS": ", ".join(mb(w) for w in rss["workers_mb"]) if rss else "-",
+            "index build": f"{build['seconds']:,.0f} s, {build.get('rate') or 0:,.0f}/s" if build else "-",
+            "index size": mb(size),
+        }
+
+    sa, sb = scalars(a), scalars(b)
+    width = max(len(k) for k in sa)
+    lines += [f"{k:<{width}}  A {sa[k]}  |  B {sb[k]}" for k in sa]
     return "\n".join(lines)
 
 
@@ -1572,7 +1666,9 @@ def sec(value_ms) -> str:
 
 
 def write_figures(ctx: Context, fig: dict) -> None:
-    (ctx.workdir / "figures.json").write_text(json.dumps(fig, indent=2, default=str))
+    text = json.dumps(fig, indent=2, default=str)
+    (ctx.workdir / "figures.json").write_text(text)
+    (ctx.workdir / f"figures-{fig['engine']}.json").write_text(text)
 
 
 def cleanup(ctx: Context) -> None:
@@ -1620,6 +1716,19 @@ def parse_args(argv):
     parser.add_argument("--skip-setup", action="store_true", help="reuse the work directory's archive")
     parser.add_argument("--workdir", default=None, help="default: <project>/bench/out/scale-N")
     parser.add_argument("--database-url", default=None, help="postgres://... (an empty database)")
+    parser.add_argument(
+        "--engine",
+        choices=("whoosh", "postgres", "both"),
+        default="whoosh",
+        help="the search engine (postgres needs --database-url); both: Whoosh, then PostgreSQL "
+        "on the same archive, and the two tables side by side",
+    )
+    parser.add_argument(
+        "--compare",
+        nargs=2,
+        metavar="FIGURES",
+        help="print two runs' figures.json side by side and stop",
+    )
     parser.add_argument("--keep", action="store_true", help="keep the corpus, database and index")
     parser.add_argument("--project", default=str(DEFAULT_PROJECT))
     parser.add_argument("--mm", default=str(DEFAULT_MM), help="the Mass Mobilization JSONL")
@@ -1636,6 +1745,8 @@ def parse_args(argv):
     args = parser.parse_args(argv)
     if args.duration is None and args.requests is None:
         args.duration = 60.0
+    if args.engine in ("postgres", "both") and not (args.database_url or "").startswith("postgres"):
+        parser.error("--engine postgres needs --database-url postgres://...")
     return args
 
 
@@ -1644,6 +1755,27 @@ def main(argv=None) -> None:
     if argv[:1] == ["_curator"]:
         return curator_main(argv[1:])
     args = parse_args(argv)
+    if args.compare:
+        figs = [json.loads(Path(path).read_text()) for path in args.compare]
+        print(side_by_side(*figs))
+        return None
+    if args.engine == "both":
+        written = {}
+        # PostgreSQL first: the import builds the missing index of the engine it runs with,
+        # and the PostgreSQL engine's build is the shorter.
+        for engine, reuse in (("postgres", args.skip_setup), ("whoosh", True)):
+            one = argparse.Namespace(**{**vars(args), "engine": engine, "skip_setup": reuse, "keep": True})
+            main_one(one)
+            written[engine] = make_context(one).workdir / f"figures-{engine}.json"
+        if not args.keep:
+            cleanup(make_context(args))
+        print()
+        print(side_by_side(*(json.loads(written[e].read_text()) for e in ("whoosh", "postgres"))))
+        return None
+    return main_one(args)
+
+
+def main_one(args) -> None:
     ctx = make_context(args)
     if not Path(ctx.python).exists():
         raise SystemExit(f"{ctx.python} is missing: run `make install` in {ctx.project}")
@@ -1654,6 +1786,7 @@ def main(argv=None) -> None:
         "seed": args.seed,
         "clients": args.clients,
         "workers": args.workers,
+        "engine": args.engine,
         "args": vars(args),
         "workdir": str(ctx.workdir),
     }
@@ -1680,7 +1813,10 @@ def run(args, ctx: Context, material: Material, fig: dict) -> None:
     if args.skip_setup:
         if not state.exists():
             raise SystemExit(f"--skip-setup: {state} is missing; run once without it")
-        fig["setup"] = json.loads(state.read_text()) | {"reused": True}
+        fig["setup"] = json.loads(state.read_text())
+        add_engine(args, ctx, fig["setup"])
+        state.write_text(json.dumps(fig["setup"], indent=2))
+        fig["setup"]["reused"] = True
     else:
         fig["setup"] = setup(args, ctx, material) | {"commit": fig["commit"]}
         state.write_text(json.dumps(fig["setup"], indent=2))
