@@ -82,9 +82,11 @@ class PostgresSelection(Selection):
         if criteria.languages:
             filters["language"] = Cond("language = ANY(%s)", [list(criteria.languages)])
         if criteria.years:
+            # Ranges of dates, which the index on `published` answers.
+            years = sorted({int(y) for y in criteria.years})
             filters["year"] = Cond(
-                "(published IS NOT NULL AND date_part('year', published)::int = ANY(%s))",
-                [[int(y) for y in criteria.years]],
+                "(" + " OR ".join(["(published BETWEEN %s AND %s)"] * len(years)) + ")",
+                [d for y in years for d in (dt.date(y, 1, 1), dt.date(y, 12, 31))],
             )
         if criteria.date_from or criteria.date_to:
             filters["dates"] = Cond(
@@ -132,69 +134,76 @@ class PostgresSelection(Selection):
         want_days = dates and self._days is None
         if not (facets or want_days or self._count is None):
             return
-        params: list = []
+        ctes, params = [], []
+        columns = "article_id, published, language, entities"
+        # The matches once (the GIN recheck of each matching document is the costly part),
+        # then the selection (every filter) once: the count, the timeline and each facet whose
+        # own filter is not set count its rows; a facet with a filter of its own counts the
+        # matches under the other filters.
+        matches = TABLE
         if self.text is not None:
-            # The matches once (the GIN recheck of each matching document is the costly part),
-            # with the columns the filters and counts read.
-            head = (
-                "WITH hits AS MATERIALIZED (SELECT article_id, published, language, entities "
-                f"FROM {TABLE} WHERE {self.text.sql}) "
-            )
+            ctes.append(f"hits AS MATERIALIZED (SELECT {columns} FROM {TABLE} WHERE {self.text.sql})")
             params += self.text.params
-            source = "hits"
-        else:
-            head, source = "", TABLE
+            matches = "hits"
+        selected = matches
+        if self.filters:
+            where, more = self._filtered()
+            ctes.append(f"selected AS MATERIALIZED (SELECT {columns} FROM {matches} WHERE {where})")
+            params += more
+            selected = "selected"
 
-        def where(leave_out: str | None) -> str:
-            # Called in the order the columns are written, so the parameters follow suit.
-            conds = [c for name, c in self.filters.items() if name != leave_out]
-            params.extend(p for c in conds for p in c.params)
-            return " AND ".join(c.sql for c in conds) or "TRUE"
-
-        def counted(key: str, leave_out: str | None, extra: str = "") -> str:
+        def counted(key: str, facet: str | None, extra: str = "", cond: str = "TRUE") -> str:
+            if facet is None or facet not in self.filters:
+                source, where = selected, cond
+            else:
+                source, where = matches, f"{self._filtered(facet, params)} AND {cond}"
             return (
                 f"(SELECT json_object_agg(k, n) FROM (SELECT {key} AS k, count(*) AS n "
-                f"FROM {source}{extra} WHERE {where(leave_out)}"
+                f"FROM {source}{extra} WHERE {where} GROUP BY 1) AS f)"
             )
 
-        columns = [f"(SELECT count(*) FROM {source} WHERE {where(None)})"]
-        # Kinds of entity without a filter of their own count under the same conditions: one
-        # pass over the entities of the matches counts them all.
+        sql = [f"(SELECT count(*) FROM {selected})"]
+        # Kinds of entity without a filter of their own: one pass over the selection's
+        # entities counts them all.
         kinds = [f for f in facets if f not in ("year", "language") and f not in self.filters]
         if kinds:
-            columns.append(counted("e", None, ", unnest(entities) AS e") + " GROUP BY 1) AS f)")
+            sql.append(counted("e", None, ", unnest(entities) AS e"))
         for facet in facets:
-            if facet in kinds:
-                continue
             if facet == "year":
-                columns.append(
-                    counted("date_part('year', published)::int", facet)
-                    + " AND published IS NOT NULL GROUP BY 1) AS f)"
-                )
+                sql.append(counted("date_part('year', published)::int", facet, cond="published IS NOT NULL"))
             elif facet == "language":
-                columns.append(counted("language", facet) + " GROUP BY 1) AS f)")
-            else:
-                columns.append(
-                    counted("split_part(e, ':', 2)", facet, ", unnest(entities) AS e")
-                    + " AND e LIKE %s GROUP BY 1) AS f)"
-                )
+                sql.append(counted("language", facet))
+            elif facet not in kinds:
+                sql.append(counted("split_part(e, ':', 2)", facet, ", unnest(entities) AS e", "e LIKE %s"))
                 params.append(f"{facet}:%")
         if want_days:
-            columns.append(counted("published", None) + " AND published IS NOT NULL GROUP BY 1) AS f)")
-        row = self._rows(f"{head}SELECT {', '.join(columns)}", params)[0]
+            sql.append(counted("published", None, cond="published IS NOT NULL"))
+        head = f"WITH {', '.join(ctes)} " if ctes else ""
+        row = self._rows(f"{head}SELECT {', '.join(sql)}", params)[0]
         self._count, rest = row[0], list(row[1:])
         if kinds:
             self._facets.update({kind: Counter() for kind in kinds})
             for entity, n in (rest.pop(0) or {}).items():
                 kind, _, pk = entity.partition(":")
-                if kind in self._facets and kind in kinds:
+                if kind in kinds:
                     self._facets[kind][int(pk)] = n
         for facet in facets:
             if facet not in kinds:
                 keyed = str if facet == "language" else int
                 self._facets[facet] = Counter({keyed(k): n for k, n in (rest.pop(0) or {}).items()})
         if want_days:
-            self._days = Counter({dt.date.fromisoformat(k): n for k, n in (row[-1] or {}).items()})
+            self._days = Counter({dt.date.fromisoformat(k): n for k, n in (rest.pop(0) or {}).items()})
+
+    def _filtered(self, leave_out: str | None = None, params: list | None = None):
+        """The filters but `leave_out`, ANDed: (sql, params), or with `params` given, the sql
+        alone, its parameters appended to `params`."""
+        conds = [c for name, c in self.filters.items() if name != leave_out]
+        sql = " AND ".join(c.sql for c in conds) or "TRUE"
+        values = [v for c in conds for v in c.params]
+        if params is None:
+            return sql, values
+        params.extend(values)
+        return sql
 
     def count(self) -> int:
         if self._count is None:
