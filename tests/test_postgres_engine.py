@@ -2,6 +2,8 @@
 within the query's bounds, the text search configuration of each language, and an index of
 another schema version found stale and rebuilt."""
 
+import re
+
 import pytest
 from django.conf import settings
 from django.db import connection
@@ -104,6 +106,27 @@ def test_each_language_is_stemmed_by_its_configuration(backend):
     assert sorted(backend.match("митинги").pks) == [2, 3]
     assert backend.match("protester").pks == [3]
     assert backend.match("наразылық").pks == [4]  # not stemmed, found as written
+
+
+def test_snippets_mark_every_form_of_a_searched_word_and_only_those(backend):
+    """Highlighting analyses only the words that may stem to a searched lexeme (same first
+    letter, accents dropped): the forms with accents, capitals and other endings are still
+    marked, and so are words whose first letter unaccent turns into two (æ)."""
+    body = (
+        "Émeutes à Zürich: les émeutiers et l'EMEUTE. Zurich police; Ærø protesters. "
+        "Demonstrators demonstrated; a Митинг and митинги."
+    )
+    backend.rebuild([doc(1, "Report", body)])
+
+    def marked(q):
+        return re.findall(r"<mark>(.*?)</mark>", backend.highlight(q, {1: body}, length=400)[1])
+
+    assert marked("zurich") == ["Zürich", "Zurich"]
+    assert marked("demonstrated") == ["Demonstrators", "demonstrated"]
+    assert "EMEUTE" in marked("emeute")
+    assert set(marked("митинги")) == {"Митинг", "митинги"}
+    assert marked("aero") == ["Ærø"]
+    assert marked("police") == ["police"]
 
 
 @on_postgres_engine

@@ -21,7 +21,7 @@ from ..passages import snippets, words_of
 from ..schema import NAME_SEPARATOR, QUERY_FIELDS, SCHEMA_VERSION, id_field
 from .configs import config_for
 from .selection import TABLE, PostgresSelection
-from .text import prepared, quoted, spelling_words
+from .text import initial, plain, prepared, quoted, spelling_words
 from .translate import DEFAULT_CONFIGS, Translator
 
 TERMS = "search_postgres_term"
@@ -201,8 +201,11 @@ class PostgresBackend(SearchBackend):
             terms = translator.terms
             if not terms:
                 return {}
-            words = sorted(set().union(*map(words_of, texts.values()))) if texts else []
-            translator.analyse(words)
+            # Only words that may stem to a searched lexeme are sent to be analysed (a stem
+            # keeps its word's first letter): a page of snippets holds thousands of words.
+            firsts = {initial(term) for term in terms}
+            words = {w for text in texts.values() for w in words_of(text)}
+            translator.analyse(sorted(w for w in words if initial(w) in firsts or not plain(initial(w))))
         lexemes = translator.lexemes
 
         def is_match(word: str) -> bool:

@@ -6,6 +6,7 @@ them, so a document and a query that spell a word either way meet on one lexeme.
 """
 
 import re
+import unicodedata
 
 from ..analysis import american, is_cyrillic
 from ..query import MIN_WORD
@@ -31,3 +32,15 @@ def spelling_words(text: str) -> str:
 def quoted(lexeme: str) -> str:
     """A lexeme as a tsquery literal."""
     return "'" + lexeme.replace("\\", "\\\\").replace("'", "''") + "'"
+
+
+def initial(word: str) -> str:
+    """The first letter of `word` with its accent dropped and its case folded: the first
+    letter of its lexemes too, since stemming cuts endings and `unaccent` drops accents."""
+    return unicodedata.normalize("NFKD", word[:1]).casefold()[:1]
+
+
+def plain(letter: str) -> bool:
+    """Whether `initial` of a word is one `unaccent` leaves as it is: an ASCII or Cyrillic
+    letter or digit (not a ligature such as "æ", which becomes two letters)."""
+    return letter.isascii() or is_cyrillic(letter)
