@@ -129,6 +129,27 @@ def test_snippets_mark_every_form_of_a_searched_word_and_only_those(backend):
     assert marked("police") == ["police"]
 
 
+def test_the_archives_languages_are_counted_as_documents_come_and_go(backend):
+    from articles.search.criteria import Criteria
+
+    backend.rebuild(
+        [doc(1, "One", "Text", "en"), doc(2, "Two", "Текст", "ru"), doc(3, "Three", "Text", "en")]
+    )
+
+    def counted():
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT language, count(*) FROM search_postgres_document GROUP BY 1")
+            by_scan = dict(cursor.fetchall())
+        assert backend.select(Criteria()).counts("language") == by_scan
+        return by_scan
+
+    assert counted() == {"en": 2, "ru": 1}
+    backend.write(upsert=[doc(2, "Two", "Text", "de")], delete=[1])
+    assert counted() == {"en": 1, "de": 1}
+    backend.write(upsert=[], delete=[2, 3])
+    assert counted() == {}
+
+
 @on_postgres_engine
 def test_an_index_of_another_schema_version_is_rebuilt(fresh_index, client):
     search.rebuild()

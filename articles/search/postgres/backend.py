@@ -60,7 +60,7 @@ WITH input AS (
            )) AS spell
     FROM input
 ), old AS (
-    SELECT document, spell, config FROM {TABLE} WHERE article_id = ANY(%s) FOR UPDATE
+    SELECT document, spell, config, language FROM {TABLE} WHERE article_id = ANY(%s) FOR UPDATE
 ), removed AS (
     DELETE FROM {TABLE} WHERE article_id = ANY(%s)
 ), written AS (
@@ -77,14 +77,16 @@ WITH input AS (
         document = excluded.document, title = excluded.title, body = excluded.body,
         source = excluded.source, city = excluded.city, actor = excluded.actor,
         country = excluded.country, spell = excluded.spell
-    RETURNING document, spell, config
+    RETURNING document, spell, config, language
 ), changes AS (
     SELECT 'l' AS kind, unnest(tsvector_to_array(document)) AS word, -1 AS n FROM old
     UNION ALL SELECT 's', unnest(tsvector_to_array(spell)), -1 FROM old
     UNION ALL SELECT 'c', config, -1 FROM old
+    UNION ALL SELECT 'g', language, -1 FROM old
     UNION ALL SELECT 'l', unnest(tsvector_to_array(document)), 1 FROM written
     UNION ALL SELECT 's', unnest(tsvector_to_array(spell)), 1 FROM written
     UNION ALL SELECT 'c', config, 1 FROM written
+    UNION ALL SELECT 'g', language, 1 FROM written
 )
 INSERT INTO {TERMS} (kind, word, ndoc)
 SELECT kind, word, sum(n) FROM changes GROUP BY kind, word HAVING sum(n) <> 0 ORDER BY kind, word

@@ -4,8 +4,9 @@ there and nothing elsewhere); Django knows them so that test flushes empty them 
 `Document` is the index: one row per published article, keyed by the article's pk but with
 no foreign key (the index holds what the sync path wrote, as Whoosh's files do). `Term`
 counts the documents holding each word of the spelling vocabulary ("did you mean"), each
-stemmed lexeme (fuzzy terms, wildcards, idf for related reports) and each text search
-configuration in use. `State` says which schema version the rows were written under.
+stemmed lexeme (fuzzy terms, wildcards, idf for related reports), each text search
+configuration in use and each language (the whole archive's languages without a scan).
+`State` says which schema version the rows were written under.
 """
 
 from django.contrib.postgres.fields import ArrayField
@@ -41,7 +42,7 @@ class Document(models.Model):
 
 
 class Term(models.Model):
-    #: "s" a spelling word, "l" a stemmed lexeme, "c" a text search configuration
+    #: "s" a spelling word, "l" a stemmed lexeme, "c" a text search configuration, "g" a language
     kind = models.CharField(max_length=1)
     word = models.TextField()
     ndoc = models.IntegerField()

@@ -244,6 +244,10 @@ class PostgresSelection(Selection):
     def counts(self, facet: str, *, own_filter: bool = False) -> Counter:
         if not own_filter and facet in self._facets:
             return Counter(self._facets[facet])  # a copy: callers add the selected values
+        if facet == "language" and self.text is None and not self.filters:
+            # The whole archive's languages (every search page asks): the vocabulary counts them.
+            rows = self._rows("SELECT word, ndoc FROM search_postgres_term WHERE kind = 'g' AND ndoc > 0", [])
+            return Counter(dict(rows))
         where, params = self._where(None if own_filter else facet)
         if facet == "year":
             sql = (
