@@ -61,7 +61,24 @@ def _resolve(path: str) -> Path:
 
 
 def env_database(name: str, default: str) -> dict:
-    url = env_str(name, default)
+    return _database(name, env_str(name, default))
+
+
+def env_replicas(name: str, primary: dict) -> dict:
+    """Read replicas of a PostgreSQL primary (comma-separated URLs) as database aliases
+    `replica1`, `replica2`...; in tests each stands for the primary's test database."""
+    urls = env_list(name, "")
+    if urls and not primary["ENGINE"].endswith("postgresql"):
+        _fail(f"{name} needs a PostgreSQL primary: set DATABASE_URL=postgres://... too")
+    replicas = {}
+    for number, url in enumerate(urls, 1):
+        if urlsplit(url).scheme == "sqlite":
+            _fail(f"{name}: {url!r} is not a PostgreSQL URL")
+        replicas[f"replica{number}"] = {**_database(name, url), "TEST": {"MIRROR": "default"}}
+    return replicas
+
+
+def _database(name: str, url: str) -> dict:
     scheme = urlsplit(url).scheme
     if scheme not in {"sqlite", "postgres", "postgresql", "pgsql"}:
         _fail(f"{name}={url!r}: use sqlite:///path or postgres://user@host:port/name")
@@ -135,6 +152,9 @@ SECRET_KEY = env_secret_key("SECRET_KEY")
 DEBUG = env_bool("DEBUG", False)
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "127.0.0.1,localhost")
 DATABASES = {"default": env_database("DATABASE_URL", "sqlite:///var/archive.sqlite3")}
+# Anonymous readers' page views read a replica; everything else the primary (archive/routers.py).
+DATABASES.update(env_replicas("DATABASE_REPLICA_URLS", DATABASES["default"]))
+DATABASE_ROUTERS = ["archive.routers.ReplicaRouter"]
 ARCHIVE_INDEX_DIR = env_writable_dir("ARCHIVE_INDEX_DIR", "var/index")
 ARCHIVE_SEARCH_ENGINE = env_choice("ARCHIVE_SEARCH_ENGINE", "whoosh", ("whoosh", "postgres"))
 if ARCHIVE_SEARCH_ENGINE == "postgres" and not DATABASES["default"]["ENGINE"].endswith("postgresql"):
@@ -161,6 +181,7 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "csp.middleware.CSPMiddleware",
     "archive.middleware.LongRequestMiddleware",
+    "archive.routers.ReplicaReadsMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",

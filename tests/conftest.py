@@ -89,3 +89,19 @@ def subprocess_env(index_dir) -> dict:
         port = db.get("PORT") or 5432
         env["DATABASE_URL"] = f"postgres://{user}{password}@{host}:{port}/{db['NAME']}"
     return env
+
+
+@pytest.fixture(scope="session")
+def faults():
+    """bench/faults.py as a module: its gunicorn server, HTTP client and admin session."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("faults", ROOT / "bench" / "faults.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["faults"] = module  # dataclasses look their module up
+    spec.loader.exec_module(module)
+    yield module
+    for proc in module.CHILDREN:
+        if proc.poll() is None:
+            proc.kill()
+    sys.modules.pop("faults", None)

@@ -11,7 +11,7 @@ import pytest
 from .conftest import ROOT, manage
 
 #: Settings each test gives itself (a run of the suite may set them for the whole suite).
-SET_BY_TESTS = ("DATABASE_URL", "ARCHIVE_INDEX_DIR", "ARCHIVE_SEARCH_ENGINE")
+SET_BY_TESTS = ("DATABASE_URL", "DATABASE_REPLICA_URLS", "ARCHIVE_INDEX_DIR", "ARCHIVE_SEARCH_ENGINE")
 
 
 def run_check(**env):
@@ -108,3 +108,15 @@ def test_postgres_search_engine_on_postgres_passes(tmp_path):
         pytest.skip("needs DATABASE_URL=postgres://... (the PostgreSQL engine's own database)")
     result = run_check(DATABASE_URL=url, ARCHIVE_SEARCH_ENGINE="postgres", ARCHIVE_INDEX_DIR=str(tmp_path))
     assert result.returncode == 0, result.stderr
+
+
+def test_replicas_need_a_postgres_primary(tmp_path):
+    result = run_check(
+        DATABASE_URL=f"sqlite:///{tmp_path}/db.sqlite3",
+        DATABASE_REPLICA_URLS="postgres://reader@replica.example.org/archive",
+    )
+    assert result.returncode == 1
+    assert result.stderr.strip() == (
+        "archive settings: DATABASE_REPLICA_URLS needs a PostgreSQL primary: "
+        "set DATABASE_URL=postgres://... too"
+    )

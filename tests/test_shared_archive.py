@@ -8,9 +8,6 @@ within 1 s) is the fault suite's `shared` trial:
 `bench/faults.py --postgres postgres://... --only shared`.
 """
 
-import importlib.util
-import sys
-
 import pytest
 from django.conf import settings
 from django.contrib.auth.models import User
@@ -18,7 +15,7 @@ from django.contrib.auth.models import User
 from articles.ingest import Importer
 from articles.models import Article
 
-from .conftest import ROOT, SHARED, subprocess_env
+from .conftest import SHARED, subprocess_env
 
 CORPUS = SHARED / "corpora" / "mass-mobilization.jsonl"
 
@@ -29,19 +26,6 @@ pytestmark = [
     ),
     pytest.mark.skipif(not CORPUS.exists(), reason="the shared corpus is not here"),
 ]
-
-
-@pytest.fixture(scope="module")
-def faults():
-    spec = importlib.util.spec_from_file_location("faults", ROOT / "bench" / "faults.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["faults"] = module  # dataclasses look their module up
-    spec.loader.exec_module(module)
-    yield module
-    for proc in module.CHILDREN:
-        if proc.poll() is None:
-            proc.kill()
-    sys.modules.pop("faults", None)
 
 
 def test_two_servers_share_one_archive(index, tmp_path, faults):

@@ -12,8 +12,10 @@ import contextlib
 from collections.abc import Callable, Iterable
 
 from django.core.exceptions import ImproperlyConfigured
-from django.db import DatabaseError, connection, transaction
+from django.db import DatabaseError, connection, connections, transaction
 from rapidfuzz.distance import DamerauLevenshtein
+
+from archive.routers import read_alias
 
 from .. import query as q
 from ..base import IndexUnavailable, SearchBackend
@@ -134,8 +136,9 @@ class PostgresBackend(SearchBackend):
     # ---------------------------------------------------------------- reading
 
     def exists(self) -> bool:
+        db = read_alias()
         try:
-            with transaction.atomic(), connection.cursor() as cursor:
+            with transaction.atomic(using=db), connections[db].cursor() as cursor:
                 cursor.execute(f"SELECT schema_version FROM {STATE} ORDER BY id DESC LIMIT 1")
                 row = cursor.fetchone()
         except DatabaseError:
@@ -197,7 +200,7 @@ class PostgresBackend(SearchBackend):
     ) -> dict[int, str]:
         plan = q.parse(q_text, names)
         self._ready()
-        with connection.cursor() as cursor:
+        with connections[read_alias()].cursor() as cursor:
             translator = Translator(cursor, self.configs(cursor))
             translator.build(plan)
             terms = translator.terms
@@ -221,7 +224,7 @@ class PostgresBackend(SearchBackend):
 
     def more_like_this(self, pk: int, *, text: str, limit: int = 5) -> list[int]:
         self._ready()
-        with connection.cursor() as cursor:
+        with connections[read_alias()].cursor() as cursor:
             cursor.execute(
                 f"""WITH me AS (SELECT config FROM {TABLE} WHERE article_id = %s),
                          total AS (SELECT GREATEST(sum(ndoc), 1) AS n FROM {TERMS} WHERE kind = 'c'),
@@ -248,7 +251,7 @@ class PostgresBackend(SearchBackend):
 
     def stamps(self) -> dict[int, str]:
         self._ready()
-        with connection.cursor() as cursor:
+        with connection.cursor() as cursor:  # the primary's: what check_index compares
             cursor.execute(f"SELECT article_id, stamp FROM {TABLE}")
             return dict(cursor.fetchall())
 

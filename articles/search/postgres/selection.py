@@ -13,7 +13,9 @@ import datetime as dt
 import time
 from collections import Counter
 
-from django.db import DatabaseError, connection, transaction
+from django.db import DatabaseError, connections, transaction
+
+from archive.routers import read_alias
 
 from .. import query as q
 from ..base import QueryError, Selection
@@ -39,6 +41,8 @@ NORMALIZATION = 0
 class PostgresSelection(Selection):
     def __init__(self, backend, criteria: Criteria, names=None):
         self.backend, self.criteria = backend, criteria
+        #: the primary, or the replica this request reads (archive/routers.py)
+        self.db = read_alias()
         self.corrected, self.notices = None, []
         self.text: Cond | None = None
         self.translator: Translator | None = None
@@ -54,7 +58,7 @@ class PostgresSelection(Selection):
 
     def _match(self, names):
         plan = q.parse(self.criteria.q, names)
-        with connection.cursor() as cursor:
+        with connections[self.db].cursor() as cursor:
             configs = self.backend.configs(cursor)
             translator = Translator(cursor, configs)
             built = translator.build(plan)
@@ -112,7 +116,7 @@ class PostgresSelection(Selection):
         Whoosh engine's collectors refuse to go on once the budget is spent)."""
         started = time.monotonic()
         try:
-            with transaction.atomic(), connection.cursor() as cursor:
+            with transaction.atomic(using=self.db), connections[self.db].cursor() as cursor:
                 if budget:  # at least 1 ms: a timeout of 0 means none
                     cursor.execute(f"SET LOCAL statement_timeout = {max(1, int(q.TIME_BUDGET * 1000))}")
                 cursor.execute(sql, params)
