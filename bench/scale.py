@@ -11,6 +11,8 @@ against last week's figures).
         [--import-mode db-only|indexed] [--import-limit M] [--import-only] [--skip-setup]
         [--workdir DIR] [--database-url postgres://...] [--keep] [--project DIR]
         [--save-interval 1.0] [--searchable-timeout 60] [--peer-queries 200]
+        [--engine whoosh|postgres|both]
+    .venv/bin/python bench/scale.py --compare A/figures.json B/figures.json
 
 For example, the whole benchmark at 100k, then the load again on the same archive with a
 longer gunicorn timeout, then an indexed import timed on its first 15,000 records:
@@ -19,6 +21,17 @@ longer gunicorn timeout, then an indexed import timed on its first 15,000 record
     .venv/bin/python bench/scale.py --skip-setup --timeout 600 --duration 300 --keep
     .venv/bin/python bench/scale.py --workdir bench/out/indexed --import-mode indexed \
         --import-limit 15000 --import-only --keep
+
+Both search engines on one archive, side by side (a PostgreSQL database, empty; the
+PostgreSQL engine's run first, then the Whoosh index is built on the same database and
+served in turn, each run with its own FTS5 peer; figures in `figures-<engine>.json`):
+
+    .venv/bin/python bench/scale.py --engine both --keep \
+        --database-url postgres://postgres@127.0.0.1:5432/scale100k
+
+`--engine postgres` alone serves the PostgreSQL engine; with `--skip-setup`, an engine whose
+index the archive does not have yet gets it built (timed as the setup's rebuild), and one it
+has is mended first (`check_index --repair`: the other engine's run saved titles it missed).
 
 Run it from the project with the project's virtualenv; it uses only the standard library
 itself and runs the project's `manage.py` and `gunicorn` from `<project>/.venv`.

@@ -272,12 +272,12 @@ class PostgresSelection(Selection):
         if unit not in ("year", "month", "day"):
             raise ValueError(unit)
         if self._days is not None:
+            if unit == "day":
+                return Counter(self._days)
             rolled = Counter()
             for day, n in self._days.items():
-                rolled[
-                    day if unit == "day" else day.replace(month=1 if unit == "year" else day.month, day=1)
-                ] += n
-            return rolled
+                rolled[day.year, day.month if unit == "month" else 1] += n
+            return Counter({dt.date(year, month, 1): n for (year, month), n in rolled.items()})
         where, params = self._where()
         rows = self._rows(
             f"SELECT date_trunc('{unit}', published)::date, count(*) FROM {TABLE} "
