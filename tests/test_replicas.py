@@ -8,6 +8,8 @@ curator), the admin and every write go to the primary.
 
 import http.client
 import json
+import time
+import warnings
 
 import psycopg
 import pytest
@@ -36,6 +38,25 @@ def get(port: int, path: str, cookie: str | None = None) -> tuple[int, bytes]:
         conn.close()
 
 
+def close_other_sessions(conn, name: str, wait: float = 10.0) -> None:
+    """End the sessions still open on the test database, so that it can be copied.
+
+    This process's own are closed above; what is left belongs to earlier tests of the
+    session (a live server's request thread, a server process still shutting down). They
+    get `wait` seconds to leave, then are ended: Django's health checks reconnect them.
+    """
+    others = "SELECT pid, application_name, state FROM pg_stat_activity WHERE datname = %s"
+    deadline = time.monotonic() + wait
+    while (left := conn.execute(others, [name]).fetchall()) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    if left:
+        warnings.warn(f"ended {len(left)} session(s) left on {name} by earlier tests: {left}", stacklevel=1)
+        conn.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s", [name])
+        deadline = time.monotonic() + 5
+        while conn.execute(others, [name]).fetchall() and time.monotonic() < deadline:
+            time.sleep(0.1)
+
+
 @pytest.fixture
 def replica(index):
     """A copy of the test database (the 'replica'), dropped after the test."""
@@ -46,6 +67,7 @@ def replica(index):
     connections.close_all()  # a database with sessions cannot be copied
     with psycopg.connect(server, autocommit=True) as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{copy}"')
+        close_other_sessions(conn, name)
         conn.execute(f'CREATE DATABASE "{copy}" TEMPLATE "{name}"')
     yield primary.rsplit("/", 1)[0] + "/" + copy
     with psycopg.connect(server, autocommit=True) as conn:
