@@ -133,10 +133,12 @@ def entity_list(kind, *, typed: str, sort: str, number, per_page: int = 100):
 def attach_countries(cities) -> None:
     """Each city's `countries`: those of its published reports (a name may stand for places
     in several countries, or for one place whose country changed)."""
-    tallies = {
-        city.pk: select(Criteria(entities=(("city", (city.pk,)),))).counts("country", own_filter=True)
-        for city in cities
-    }
+    tallies = select().co_counts("city", [city.pk for city in cities], "country")
+    if tallies is None:
+        tallies = {
+            city.pk: select(Criteria(entities=(("city", (city.pk,)),))).counts("country", own_filter=True)
+            for city in cities
+        }
     wanted = set().union(*tallies.values())
     countries = KINDS["country"].model.objects.filter(pk__in=wanted)
     names = dict(countries.values_list("pk", "name")) if wanted else {}

@@ -83,6 +83,13 @@ class Selection(ABC):
         does nothing: engines that count in memory gain nothing from it."""
         return
 
+    def co_counts(self, facet: str, values: Iterable[int], other: str) -> dict[int, Counter] | None:
+        """For each of `values` of the entity kind `facet`, the counts of the entity kind
+        `other` among the selected articles naming it (a list of cities with each one's
+        countries), when the engine answers them best together; None when it does not, and the
+        caller asks `counts(other, own_filter=True)` of a selection per value."""
+        return None
+
 
 class SearchBackend(ABC):
     #: the settings it was made from (`get_backend` makes a new one when they change)
