@@ -176,11 +176,19 @@ def test_answers_asked_together_equal_answers_asked_one_by_one(corpus, settings)
                 exclude=(article.pk,) if rng.random() < 0.2 else (),
             )
             alone = answers(backend.select(criteria))
+            # What an entity page asks too: counts within the selection, its own filter kept
+            # (for a facet without a filter of its own, the same as the prefetched counts).
+            filtered = {kind for kind, _ in chosen} | ({"year"} if criteria.years else set())
+            unfiltered = [name for name in FACET_NAMES if name not in filtered]
+            within = {name: backend.select(criteria).counts(name, own_filter=True) for name in unfiltered}
             together = backend.select(criteria)
             with CaptureQueriesContext(connection) as prefetching:
                 together.prefetch(FACET_NAMES, dates=True)
             with CaptureQueriesContext(connection) as answering:
                 assert answers(together) == alone, criteria
+                assert {name: together.counts(name, own_filter=True) for name in unfiltered} == within, (
+                    criteria
+                )
             if settings.ARCHIVE_SEARCH_ENGINE == "postgres":
                 statements = [
                     x["sql"] for x in prefetching.captured_queries if x["sql"].startswith(("SELECT", "WITH"))

@@ -149,6 +149,8 @@ def attach_countries(cities) -> None:
 def entity(kind, item, *, number, search_url: str) -> dict:
     """An entity page's reports, timeline and the entities most often reported with it."""
     selection = select(Criteria(entities=((kind.name, (item.pk,)),)))
+    # The count, the other kinds' counts and the timeline, together where the engine can.
+    selection.prefetch([other for other in KINDS if other != kind.name], dates=True)
     if kind.name == "city":
         attach_countries([item])
     co_reported = []

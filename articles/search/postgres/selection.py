@@ -246,7 +246,8 @@ class PostgresSelection(Selection):
             yield pk
 
     def counts(self, facet: str, *, own_filter: bool = False) -> Counter:
-        if not own_filter and facet in self._facets:
+        if facet in self._facets and not (own_filter and facet in self.filters):
+            # (without a filter of its own, a facet counts the same with own_filter)
             return Counter(self._facets[facet])  # a copy: callers add the selected values
         if facet == "language" and self.text is None and not self.filters:
             # The whole archive's languages (every search page asks): the vocabulary counts them.
