@@ -9,6 +9,7 @@ half-written one.
 """
 
 import contextlib
+import logging
 from collections.abc import Callable, Iterable
 
 from django.core.exceptions import ImproperlyConfigured
@@ -25,6 +26,8 @@ from .configs import config_for
 from .selection import TABLE, PostgresSelection
 from .text import initial, plain, prepared, quoted, spelling_words
 from .translate import DEFAULT_CONFIGS, Translator
+
+logger = logging.getLogger("articles")
 
 TERMS = "search_postgres_term"
 STATE = "search_postgres_state"
@@ -311,7 +314,23 @@ class PostgresBackend(SearchBackend):
             cursor.execute(
                 f"INSERT INTO {STATE} (schema_version, built) VALUES (%s, now())", [SCHEMA_VERSION]
             )
+        self._tidy()
         return count
+
+    def _tidy(self) -> None:
+        """After a rebuild: the old rows' space back (the vocabulary's counts are rewritten by
+        every batch: 11 million dead rows for 66,000 words after a rebuild of 100,000
+        reports) and the planner's statistics of the new ones, without waiting for autovacuum
+        (which may be off, as on the development machine). Inside a transaction (tests) the
+        statistics only. Like `dbstats.refresh`, it gives up with a warning, never fails the
+        rebuild."""
+        tables = f"{TABLE}, {TERMS}, {STATE}"
+        try:
+            with connection.cursor() as cursor:
+                vacuum = "ANALYZE" if connection.in_atomic_block else "VACUUM (ANALYZE)"
+                cursor.execute(f"{vacuum} {tables}")
+        except DatabaseError as exc:
+            logger.warning("the index's tables were not vacuumed: %s", exc)
 
 
 Backend = PostgresBackend
