@@ -168,23 +168,36 @@ def test_a_rebuild_leaves_no_dead_rows_and_fresh_statistics(backend):
     """A rebuild rewrites every row of the index and, batch after batch, the vocabulary's
     counts: it vacuums and analyses its tables when it ends (autovacuum may be off, as it is
     on the development machine; at 100,000 reports the vocabulary held 11 million dead rows
-    for 66,000 words, and the planner took 100,000 matches for 1,210)."""
+    for 66,000 words, and the planner took 100,000 matches for 1,210).
+
+    Dead rows are counted on the tables' pages (pgstattuple), not in the cumulative
+    statistics: those of the rebuild's own writes may reach the statistics after the
+    vacuum's report and count as dead again rows the vacuum removed."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 1 FROM pg_available_extensions WHERE name = 'pgstattuple'")
+        if cursor.fetchone() is None:
+            pytest.skip("counts dead rows with PostgreSQL's pgstattuple extension, not installed here")
+        cursor.execute("CREATE EXTENSION IF NOT EXISTS pgstattuple")
     words = [f"word{i}" for i in range(400)]
     docs = [doc(pk, f"Report {pk}", " ".join(words[pk % 7 :: 7])) for pk in range(1, 1201)]
     backend.rebuild(docs)
     backend.rebuild(docs)  # every row of the first one dead, were it not vacuumed
     with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_stat_force_next_flush()")
+        counts = {}
+        for table in ("search_postgres_document", "search_postgres_term"):
+            cursor.execute("SELECT tuple_count, dead_tuple_count FROM pgstattuple(%s::regclass)", [table])
+            counts[table] = cursor.fetchone()
         cursor.execute(
-            "SELECT relname, n_live_tup, n_dead_tup, last_vacuum IS NOT NULL, last_analyze IS NOT NULL "
+            "SELECT relname, last_vacuum IS NOT NULL, last_analyze IS NOT NULL "
             "FROM pg_stat_user_tables WHERE relname IN ('search_postgres_document', 'search_postgres_term')"
         )
-        rows = {name: rest for name, *rest in cursor.fetchall()}
+        stamped = {name: rest for name, *rest in cursor.fetchall()}
         cursor.execute(
             "SELECT reltuples FROM pg_class WHERE relname = 'search_postgres_document' AND relkind = 'r'"
         )
         planned = cursor.fetchone()[0]
-    assert rows["search_postgres_document"] == [1200, 0, True, True]
-    live, dead, vacuumed, analysed = rows["search_postgres_term"]
-    assert live >= 400 and dead == 0 and vacuumed and analysed
+    assert counts["search_postgres_document"] == (1200, 0)
+    live, dead = counts["search_postgres_term"]
+    assert live >= 400 and dead == 0
+    assert stamped == {"search_postgres_document": [True, True], "search_postgres_term": [True, True]}
     assert planned == 1200  # what the planner believes the table holds
