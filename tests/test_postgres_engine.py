@@ -2,7 +2,9 @@
 within the query's bounds, the text search configuration of each language, and an index of
 another schema version found stale and rebuilt."""
 
+import datetime as dt
 import re
+import time
 
 import pytest
 from django.conf import settings
@@ -201,3 +203,110 @@ def test_a_rebuild_leaves_no_dead_rows_and_fresh_statistics(backend):
     assert live >= 400 and dead == 0
     assert stamped == {"search_postgres_document": [True, True], "search_postgres_term": [True, True]}
     assert planned == 1200  # what the planner believes the table holds
+
+
+class LockedIndex:
+    """The document table locked by another session for `seconds` (as a rebuild's or a slow
+    writer's lock would hold it): every statement reading it waits, for real, until then."""
+
+    def __init__(self, seconds: float):
+        import threading
+
+        import psycopg
+
+        self.conn = psycopg.connect(
+            **{k: v for k, v in connection.get_connection_params().items() if k != "cursor_factory"}
+        )
+        self.conn.execute("LOCK TABLE search_postgres_document IN ACCESS EXCLUSIVE MODE")
+        self.timer = threading.Timer(seconds, self.conn.commit)
+        self.timer.start()
+
+    def close(self):
+        self.timer.join()
+        self.conn.close()
+
+
+@on_postgres_engine
+def test_a_text_search_past_its_deadline_is_said_and_lists_by_date(client, monkeypatch):
+    """Every statement of a text search shares one deadline (the counts and facets too, not
+    only the ranking), so no request reaches the web worker's timeout: at 100,000 reports a
+    50-word query ran 30 s and gunicorn ended it with a server error."""
+    from articles.search.postgres import selection
+
+    older = f.article(
+        "Miners strike in Karaganda", "Miners walked out before the G8 summit.", published=dt.date(2019, 5, 1)
+    )
+    newer = f.article("Teachers rally", "Teachers marched.", published=dt.date(2020, 3, 1))
+    monkeypatch.setattr(selection, "DEADLINE", 0.5)
+    # "g8": no word did-you-mean would look at (letters only), so the first statement that
+    # waits is the page's counts (the prefetch).
+    for path, params in (("/search/", {"q": "g8"}), ("/api/search/", {"q": "g8"})):
+        locked = LockedIndex(1.5)
+        started = time.monotonic()
+        try:
+            response = client.get(path, params)
+        finally:
+            locked.close()
+        took = time.monotonic() - started
+        assert 1.4 < took < 6  # cancelled at 0.5 s; the listing then waited for the lock
+        if path == "/api/search/":
+            assert response.status_code == 400
+            assert response.json()["errors"]["q"] == (
+                "This query takes more than 0.5 s to answer: make it more specific "
+                "(fewer wildcards or fuzzy terms)."
+            )
+        else:
+            assert response.status_code == 200
+            page = response.content.decode()
+            assert "This query takes more than 0.5 s to answer" in page
+            # every report, newest first: the text was dropped, the listing kept
+            assert page.index(newer.title) < page.index(older.title)
+    # Unhindered, the same search answers.
+    response = client.get("/api/search/", {"q": "g8"})
+    assert response.status_code == 200 and [r["title"] for r in response.json()["results"]] == [older.title]
+
+
+@on_postgres_engine
+def test_did_you_mean_is_given_up_past_its_time_not_the_search(client, monkeypatch):
+    from articles.search.postgres import selection
+
+    f.article("Miners strike", "Miners walked out in Karaganda.")
+    assert client.get("/api/search/", {"q": "minerz"}).json()["query"]["corrected"] == "miners"
+    monkeypatch.setattr(selection, "DEADLINE", 0.5)
+    locked = LockedIndex(1.0)  # the did-you-mean's statement waits past its time, is cancelled
+    try:
+        response = client.get("/api/search/", {"q": "minerz OR miners"})
+    finally:
+        locked.close()
+    # It waited past the deadline: said (the page lists by date instead).
+    assert "takes more than 0.5 s" in response.json()["errors"]["q"]
+    monkeypatch.setattr(selection, "DEADLINE", 10.0)
+    locked = LockedIndex(2.5)  # past did-you-mean's time (2 s), within the search's
+    try:
+        started = time.monotonic()
+        response = client.get("/api/search/", {"q": "minerz OR miners"})
+        took = time.monotonic() - started
+    finally:
+        locked.close()
+    data = response.json()
+    assert response.status_code == 200, data
+    assert data["query"]["corrected"] is None  # given up
+    assert [r["title"] for r in data["results"]] == ["Miners strike"]
+    assert 2.4 < took < 8
+
+
+def test_did_you_mean_asks_once_for_every_word_and_stops_at_its_time(backend, django_assert_max_num_queries):
+    backend.rebuild(
+        [
+            doc(1, "Miners strike", "Miners walked out in Karaganda."),
+            doc(2, "Teachers rally", "Teachers marched."),
+        ]
+    )
+    cursor = connection.cursor()
+    translate = translator(backend)
+    words = ["minerz", "teachrs", "karaganda", "strikr", "marchd"]
+    text = " ".join(words)
+    with django_assert_max_num_queries(2 + 4):  # analyse, which match nothing, a closest word each
+        corrected = backend.suggest(cursor, translate, text, words)
+    assert corrected == "miners teachers karaganda strike marched"
+    assert backend.suggest(cursor, translate, text, words, until=time.monotonic()) is None

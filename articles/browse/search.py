@@ -151,16 +151,19 @@ class Search:
     def page(self, *, facets: bool = True, timeline: bool = False) -> SearchPage:
         """The page the parameters ask for, with its facets (and, when `timeline` says it will
         be shown, its counts asked together with them). Raises PastTheEnd."""
-        if facets or timeline:
-            self.selection.prefetch([f.name for f in FACETS] if facets else (), dates=timeline)
         number = self.paging.cleaned_data.get("page") or 1
         per_page = self.paging.cleaned_data.get("per_page") or DEFAULT_PER_PAGE
-        pages = max(1, math.ceil(self.count / per_page))
-        if number > pages:
-            raise PastTheEnd(f"There are only {pages} page(s) of results.")
         try:
+            if facets or timeline:
+                self.selection.prefetch([f.name for f in FACETS] if facets else (), dates=timeline)
+            pages = max(1, math.ceil(self.count / per_page))
+            if number > pages:
+                raise PastTheEnd(f"There are only {pages} page(s) of results.")
             pks = self.selection.pks((number - 1) * per_page, per_page)
-        except engine.QueryError as exc:  # ranking ran out of its time budget
+            page_facets = self.facets() if facets else None
+        except engine.QueryError as exc:
+            # The text search ran out of time (its ranking's budget, or on the PostgreSQL
+            # engine its deadline): said, and the reports listed by date under the filters.
             self.errors["q"] = str(exc)
             self.selection = self._select(replace(self.selection.criteria, q=""))
             self.q, self.sort = "", self.selection.criteria.sort
@@ -170,7 +173,7 @@ class Search:
         snippets = self._snippets(articles)
         page = SearchPage(self, number, per_page, [Result(a, snippets[a.pk]) for a in articles])
         if facets:
-            page.facets = self.facets()
+            page.facets = page_facets
         return page
 
     @staticmethod

@@ -25,11 +25,29 @@ from .translate import Cond, Translator
 TABLE = "search_postgres_document"
 
 
-def _too_slow() -> QueryError:
+#: The longest a text search may take in all (analysing and expanding its words, the
+#: did-you-mean, the counts, the facets and the ranking) before it is given up, and the page
+#: lists the reports by date instead and says why: well inside a web worker's timeout
+#: (gunicorn's is 30 s), which would otherwise end the request with a server error. The
+#: ranking alone has `query.TIME_BUDGET`, as on the Whoosh engine; did-you-mean suggestions
+#: are looked for only within that budget's first seconds.
+DEADLINE = 10.0
+
+
+def _too_slow(seconds: float | None = None) -> QueryError:
     return QueryError(
-        f"This query takes more than {q.TIME_BUDGET:g} s to answer: make it "
+        f"This query takes more than {q.TIME_BUDGET if seconds is None else seconds:g} s to answer: make it "
         "more specific (fewer wildcards or fuzzy terms)."
     )
+
+
+def _cancelled(exc: DatabaseError) -> bool:
+    """Whether `exc` is a statement cancelled by its `statement_timeout`."""
+    return type(exc.__cause__).__name__ == "QueryCanceled"
+
+
+def _ms(seconds: float) -> int:
+    return max(1, int(seconds * 1000))  # at least 1 ms: a timeout of 0 means none
 
 
 #: ts_rank's weights for D (body), C (source), B (city, actor, country), A (title)
@@ -43,6 +61,8 @@ class PostgresSelection(Selection):
         self.backend, self.criteria = backend, criteria
         #: the primary, or the replica this request reads (archive/routers.py)
         self.db = read_alias()
+        #: when the search began: a text search has `DEADLINE` seconds from here
+        self.started = time.monotonic()
         self.corrected, self.notices = None, []
         self.text: Cond | None = None
         self.translator: Translator | None = None
@@ -58,18 +78,49 @@ class PostgresSelection(Selection):
 
     def _match(self, names):
         plan = q.parse(self.criteria.q, names)
-        with connections[self.db].cursor() as cursor:
-            configs = self.backend.configs(cursor)
-            translator = Translator(cursor, configs)
-            built = translator.build(plan)
-            if plan.fallback is not None and not self._any(cursor, built):
-                # A pasted sentence that merely contained quotes or a colon: its words, once.
-                plan = plan.fallback
+        try:
+            with transaction.atomic(using=self.db), connections[self.db].cursor() as cursor:
+                cursor.execute(f"SET LOCAL statement_timeout = {_ms(DEADLINE)}")
+                configs = self.backend.configs(cursor)
                 translator = Translator(cursor, configs)
                 built = translator.build(plan)
-            self.notices = [*plan.notices, *translator.notices]
-            self.corrected = self.backend.suggest(cursor, translator, self.criteria.q, plan.words, names)
+                if plan.fallback is not None and not self._any(cursor, built):
+                    # A pasted sentence that merely contained quotes or a colon: its words, once.
+                    plan = plan.fallback
+                    translator = Translator(cursor, configs)
+                    built = translator.build(plan)
+                self.notices = [*plan.notices, *translator.notices]
+                self._suggest(cursor, translator, plan, names)
+                # within a caller's transaction, the setting would outlive this block
+                cursor.execute("SET LOCAL statement_timeout TO DEFAULT")
+        except DatabaseError as exc:
+            if _cancelled(exc):
+                raise _too_slow(DEADLINE) from None
+            raise
+        if self._left() <= 0:
+            raise _too_slow(DEADLINE)
         self.text, self.translator = built, translator
+
+    def _suggest(self, cursor, translator, plan, names):
+        """Did-you-mean, looked for within the first `query.TIME_BUDGET` seconds of the search
+        (a suggestion helps; it is not worth a slow answer): past them, none."""
+        until = self.started + min(q.TIME_BUDGET, DEADLINE)
+        left = until - time.monotonic()
+        if left <= 0:
+            return
+        try:
+            with transaction.atomic(using=self.db):
+                cursor.execute(f"SET LOCAL statement_timeout = {_ms(left)}")
+                self.corrected = self.backend.suggest(
+                    cursor, translator, self.criteria.q, plan.words, names, until=until
+                )
+        except DatabaseError as exc:
+            if not _cancelled(exc):
+                raise
+
+    def _left(self) -> float:
+        """Seconds left of a text search's `DEADLINE`."""
+        return DEADLINE - (time.monotonic() - self.started)
 
     @staticmethod
     def _any(cursor, cond: Cond) -> bool:
@@ -110,22 +161,33 @@ class PostgresSelection(Selection):
             return "TRUE", []
         return " AND ".join(c.sql for c in conds), [p for c in conds for p in c.params]
 
-    def _rows(self, sql: str, params: list, *, budget: bool = False) -> list:
-        """The rows of one statement; with `budget`, a statement running past the query's time
+    def _rows(self, sql: str, params: list, *, budget: bool = False, deadline: bool = True) -> list:
+        """The rows of one statement. With `budget`, a statement running past the query's time
         budget is cancelled, and one that ended past it is refused all the same (as the
-        Whoosh engine's collectors refuse to go on once the budget is spent)."""
+        Whoosh engine's collectors refuse to go on once the budget is spent). Every
+        statement of a text search but an export's (`deadline=False`) ends by its
+        `DEADLINE`, or is cancelled and refused."""
+        limits = []  # (seconds, what the refusal says)
+        if budget:
+            limits.append((q.TIME_BUDGET, q.TIME_BUDGET))
+        if deadline and self.text is not None:
+            left = self._left()
+            if left <= 0:
+                raise _too_slow(DEADLINE)
+            limits.append((left, DEADLINE))
+        limit, said = min(limits) if limits else (None, None)
         started = time.monotonic()
         try:
             with transaction.atomic(using=self.db), connections[self.db].cursor() as cursor:
-                if budget:  # at least 1 ms: a timeout of 0 means none
-                    cursor.execute(f"SET LOCAL statement_timeout = {max(1, int(q.TIME_BUDGET * 1000))}")
+                if limit is not None:
+                    cursor.execute(f"SET LOCAL statement_timeout = {_ms(limit)}")
                 cursor.execute(sql, params)
                 rows = cursor.fetchall()
-                if budget:  # within a caller's transaction, the setting would outlive this block
+                if limit is not None:  # within a caller's transaction, the setting would outlive this block
                     cursor.execute("SET LOCAL statement_timeout TO DEFAULT")
         except DatabaseError as exc:
-            if budget and type(exc.__cause__).__name__ == "QueryCanceled":
-                raise _too_slow() from None
+            if limit is not None and _cancelled(exc):
+                raise _too_slow(said) from None
             raise
         if budget and time.monotonic() - started > q.TIME_BUDGET:
             raise _too_slow()
@@ -242,7 +304,8 @@ class PostgresSelection(Selection):
 
     def iter_pks(self, chunk: int = 500):
         sql, params = self._ordered()
-        for (pk,) in self._rows(sql, params):
+        # An export's or a feed's every result: no deadline (it has the query's own bounds).
+        for (pk,) in self._rows(sql, params, deadline=False):
             yield pk
 
     def counts(self, facet: str, *, own_filter: bool = False) -> Counter:
