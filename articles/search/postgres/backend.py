@@ -167,9 +167,10 @@ class PostgresBackend(SearchBackend):
         self, cursor, translator: Translator, q_text: str, words: list[str], names=None, *, until=None
     ):
         """The query with each word that matches nothing replaced by the closest word of the
-        archive's vocabulary (live documents only), or None when every word matches. Words
-        are looked at until `until` (a `time.monotonic()` time) only: past it, the rest keep
-        their spelling."""
+        archive's vocabulary (live documents only), or None when every word matches. Three
+        statements whatever the query's length (its words analysed, those matching nothing,
+        their closest words); none is looked for once `until` (a `time.monotonic()` time)
+        has passed."""
         correctable = list(q.correctable(words, names))
         translator.analyse(correctable)
         queries = {}
@@ -185,33 +186,34 @@ class PostgresBackend(SearchBackend):
                 WHERE NOT EXISTS (SELECT 1 FROM {TABLE} WHERE document @@ x.tsq::tsquery)""",
             [list(queries), list(queries.values())],
         )
-        unmatched = {w for (w,) in cursor.fetchall()}
-        replacements = {}
-        for word in (w for w in queries if w in unmatched):
-            if until is not None and time.monotonic() >= until:
-                break
-            suggestion = self._closest_word(cursor, word.lower())
-            if suggestion:
-                replacements[word] = suggestion
+        unmatched = [w for (w,) in cursor.fetchall()]
+        if not unmatched or (until is not None and time.monotonic() >= until):
+            return None
+        closest = self._closest_words(cursor, [w.lower() for w in unmatched])
+        replacements = {w: closest[w.lower()] for w in unmatched if closest.get(w.lower())}
         return q.corrected(q_text, replacements)
 
     @staticmethod
-    def _closest_word(cursor, word: str) -> str | None:
-        """The word of the spelling vocabulary within two edits of `word` that shares its first
-        letter: the closest, then the most frequent (as the Whoosh engine chooses)."""
-        like = word[:1].replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+    def _closest_words(cursor, words: list[str]) -> dict[str, str]:
+        """For each of `words`, the word of the spelling vocabulary within two edits that
+        shares its first letter: the closest, then the most frequent (as the Whoosh engine
+        chooses); one statement for them all. A word's candidates are the vocabulary's range
+        from its first letter to the next (the prefix index answers it)."""
+        words = list(dict.fromkeys(w for w in words if w))
+        lows = [w[0] for w in words]
+        highs = [chr(ord(w[0]) + 1) if not 0xD7FF <= ord(w[0]) <= 0xDFFF else "\ue000" for w in words]
         cursor.execute(
-            f"""SELECT word, ndoc FROM {TERMS}
-                WHERE kind = 's' AND ndoc > 0 AND word LIKE %s AND word <> %s
-                  AND levenshtein_less_equal(word, %s, 4) <= 4""",
-            [like, word, word],
+            f"""SELECT x.w, t.word, t.ndoc
+                FROM unnest(%s::text[], %s::text[], %s::text[]) AS x(w, lo, hi)
+                JOIN {TERMS} AS t ON t.kind = 's' AND t.word ~>=~ x.lo AND t.word ~<~ x.hi
+                WHERE t.ndoc > 0 AND t.word <> x.w AND levenshtein_less_equal(t.word, x.w, 4) <= 4""",
+            [words, lows, highs],
         )
-        near = sorted(
-            (edits, -ndoc, w)
-            for w, ndoc in cursor.fetchall()
-            if (edits := DamerauLevenshtein.distance(w, word)) <= 2
-        )
-        return near[0][2] if near else None
+        near: dict[str, list] = {}
+        for word, candidate, ndoc in cursor.fetchall():
+            if (edits := DamerauLevenshtein.distance(candidate, word)) <= 2:
+                near.setdefault(word, []).append((edits, -ndoc, candidate))
+        return {word: min(found)[2] for word, found in near.items()}
 
     def highlight(
         self, q_text: str, texts: dict[int, str], *, length: int = 300, names=None
