@@ -308,6 +308,9 @@ class PostgresBackend(SearchBackend):
                 "SELECT count(pg_advisory_xact_lock(%s, b)) FROM unnest(%s::int[]) AS b", [LOCKS, buckets]
             )
             self._write_batches(cursor, [docs[pk] for pk in sorted(docs)], delete)
+        if bulk:
+            # An import's drain (thousands of reports at once): as after a rebuild.
+            self._tidy()
 
     def rebuild(self, documents: Iterable[dict], *, progress: Callable[[int], None] | None = None) -> int:
         count = 0
@@ -335,12 +338,12 @@ class PostgresBackend(SearchBackend):
         return count
 
     def _tidy(self) -> None:
-        """After a rebuild: the old rows' space back (the vocabulary's counts are rewritten by
-        every batch: 11 million dead rows for 66,000 words after a rebuild of 100,000
-        reports) and the planner's statistics of the new ones, without waiting for autovacuum
-        (which may be off, as on the development machine). Inside a transaction (tests) the
-        statistics only. Like `dbstats.refresh`, it gives up with a warning, never fails the
-        rebuild."""
+        """After a rebuild or a bulk write (an import's drain): the old rows' space back (the
+        vocabulary's counts are rewritten by every batch: 11 million dead rows for 66,000
+        words after a rebuild of 100,000 reports) and the planner's statistics of the new
+        ones, without waiting for autovacuum (which may be off, as on the development
+        machine). Inside a transaction (tests) the statistics only. Like `dbstats.refresh`,
+        it gives up with a warning, never fails the write."""
         tables = f"{TABLE}, {TERMS}, {STATE}"
         try:
             with connection.cursor() as cursor:
