@@ -10,7 +10,6 @@ half-written one.
 
 import contextlib
 import logging
-import time
 from collections.abc import Callable, Iterable
 
 from django.core.exceptions import ImproperlyConfigured
@@ -163,14 +162,11 @@ class PostgresBackend(SearchBackend):
         self._ready()
         return PostgresSelection(self, criteria, names)
 
-    def suggest(
-        self, cursor, translator: Translator, q_text: str, words: list[str], names=None, *, until=None
-    ):
+    def suggest(self, cursor, translator: Translator, q_text: str, words: list[str], names=None):
         """The query with each word that matches nothing replaced by the closest word of the
         archive's vocabulary (live documents only), or None when every word matches. Three
-        statements whatever the query's length (its words analysed, those matching nothing,
-        their closest words); none is looked for once `until` (a `time.monotonic()` time)
-        has passed."""
+        statements whatever the query's length: its words analysed, those matching nothing,
+        their closest words."""
         correctable = list(q.correctable(words, names))
         translator.analyse(correctable)
         queries = {}
@@ -187,7 +183,7 @@ class PostgresBackend(SearchBackend):
             [list(queries), list(queries.values())],
         )
         unmatched = [w for (w,) in cursor.fetchall()]
-        if not unmatched or (until is not None and time.monotonic() >= until):
+        if not unmatched:
             return None
         closest = self._closest_words(cursor, [w.lower() for w in unmatched])
         replacements = {w: closest[w.lower()] for w in unmatched if closest.get(w.lower())}

@@ -50,6 +50,29 @@ def _ms(seconds: float) -> int:
     return max(1, int(seconds * 1000))  # at least 1 ms: a timeout of 0 means none
 
 
+class _OutOfTime(Exception):
+    pass
+
+
+class _Timed:
+    """A cursor, inside a transaction, whose every statement ends by `until` (a
+    `time.monotonic()` time): each is given what is left as its `statement_timeout`, and
+    none starts once nothing is (`_OutOfTime`)."""
+
+    def __init__(self, cursor, until: float):
+        self.cursor, self.until = cursor, until
+
+    def execute(self, sql, params=None):
+        left = self.until - time.monotonic()
+        if left <= 0:
+            raise _OutOfTime
+        self.cursor.execute(f"SET LOCAL statement_timeout = {_ms(left)}")
+        return self.cursor.execute(sql, params)
+
+    def __getattr__(self, name):
+        return getattr(self.cursor, name)
+
+
 #: ts_rank's weights for D (body), C (source), B (city, actor, country), A (title)
 WEIGHTS = "{0.5, 0.75, 1.0, 1.0}"
 #: ts_rank normalisation: none (tests: the more often a report names a word, the higher)
@@ -79,8 +102,8 @@ class PostgresSelection(Selection):
     def _match(self, names):
         plan = q.parse(self.criteria.q, names)
         try:
-            with transaction.atomic(using=self.db), connections[self.db].cursor() as cursor:
-                cursor.execute(f"SET LOCAL statement_timeout = {_ms(DEADLINE)}")
+            with transaction.atomic(using=self.db), connections[self.db].cursor() as raw:
+                cursor = _Timed(raw, self.started + DEADLINE)
                 configs = self.backend.configs(cursor)
                 translator = Translator(cursor, configs)
                 built = translator.build(plan)
@@ -92,31 +115,29 @@ class PostgresSelection(Selection):
                 self.notices = [*plan.notices, *translator.notices]
                 self._suggest(cursor, translator, plan, names)
                 # within a caller's transaction, the setting would outlive this block
-                cursor.execute("SET LOCAL statement_timeout TO DEFAULT")
+                raw.execute("SET LOCAL statement_timeout TO DEFAULT")
+        except _OutOfTime:
+            raise _too_slow(DEADLINE) from None
         except DatabaseError as exc:
             if _cancelled(exc):
                 raise _too_slow(DEADLINE) from None
             raise
-        if self._left() <= 0:
-            raise _too_slow(DEADLINE)
         self.text, self.translator = built, translator
 
-    def _suggest(self, cursor, translator, plan, names):
+    def _suggest(self, cursor: _Timed, translator, plan, names):
         """Did-you-mean, looked for within the first `query.TIME_BUDGET` seconds of the search
         (a suggestion helps; it is not worth a slow answer): past them, none."""
-        until = self.started + min(q.TIME_BUDGET, DEADLINE)
-        left = until - time.monotonic()
-        if left <= 0:
-            return
+        deadline, cursor.until = cursor.until, min(cursor.until, self.started + q.TIME_BUDGET)
         try:
             with transaction.atomic(using=self.db):
-                cursor.execute(f"SET LOCAL statement_timeout = {_ms(left)}")
-                self.corrected = self.backend.suggest(
-                    cursor, translator, self.criteria.q, plan.words, names, until=until
-                )
+                self.corrected = self.backend.suggest(cursor, translator, self.criteria.q, plan.words, names)
+        except _OutOfTime:
+            pass
         except DatabaseError as exc:
             if not _cancelled(exc):
                 raise
+        finally:
+            cursor.until = deadline
 
     def _left(self) -> float:
         """Seconds left of a text search's `DEADLINE`."""
