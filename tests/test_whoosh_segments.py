@@ -3,6 +3,7 @@ index by reopening only new segments, and merging small segments never delays a 
 
 import io
 import logging
+import threading
 from pathlib import Path
 
 import pytest
@@ -67,6 +68,7 @@ def test_single_saves_are_merged_after_their_commit(built):
     for pk in range(100, 130):
         writer.write(upsert=[doc(pk, f"save {pk}", "Sit-in.")])
         assert reader.match(f'"save {pk}"').pks == [pk]  # searchable right after each save
+    assert writer.settle(30)  # the merges run in a thread of their own
     assert len(reader.match("sit").pks) == 30
     assert len(leaves(reader)) < 10  # thirty one-document segments were merged as they came
     assert reader.doc_count() == 80
@@ -92,6 +94,7 @@ def test_merges_after_saves_are_bounded_and_leave_large_segments_alone(tmp_path,
     monkeypatch.setattr(SegmentWriter, "add_reader", watched)
     for pk in range(1000, 1200):
         writer.write(upsert=[doc(pk, f"save {pk}", "Sit-in.")])
+        assert writer.settle(30)
         segments = leaves(writer)
         ids = [s.segment().segment_id() for s in segments]
         assert set(big) <= set(ids)
@@ -109,15 +112,123 @@ def test_merges_after_saves_are_bounded_and_leave_large_segments_alone(tmp_path,
 def test_a_failed_merge_never_undoes_the_save(built, monkeypatch, caplog):
     writer, reader = built
 
-    def full_disk(_writer, _segments):
+    def full_disk(_segments):
         raise OSError(28, "No space left on device")
 
     monkeypatch.setattr(engine, "tiered_merge", full_disk)  # merging fails, as on a full disk
     with caplog.at_level(logging.ERROR, logger=engine.__name__):
         writer.write(upsert=[doc(200, "Saved before the merge")])
+        assert writer.settle(30)
     assert reader.match("merge").pks == [200]
     assert "merging small index segments failed" in caplog.text
     assert "No space left on device" in caplog.text
+
+
+class PausedMerge:
+    """Holds the merging thread inside its copy of the first source segment until released,
+    so that a test can save, delete or rebuild while a merge is half-written."""
+
+    def __init__(self, monkeypatch):
+        self.started, self.release = threading.Event(), threading.Event()
+        add_reader = SegmentWriter.add_reader
+
+        def paused(writer, reader):
+            if threading.current_thread().name == "index-merge" and not self.started.is_set():
+                self.started.set()
+                assert self.release.wait(30)
+            return add_reader(writer, reader)
+
+        monkeypatch.setattr(SegmentWriter, "add_reader", paused)
+
+
+def in_time(action, seconds=30):
+    """Run `action` in a thread; fail if it has not finished within `seconds`."""
+    errors = []
+
+    def run():
+        try:
+            action()
+        except BaseException as exc:  # reported in the test's thread
+            errors.append(exc)
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    thread.join(seconds)
+    assert not thread.is_alive(), "waited for the merge"
+    assert not errors, errors
+
+
+def test_saves_and_deletions_during_a_merge_are_neither_delayed_nor_lost(built, monkeypatch):
+    """A merge copies its sources outside the writer lock: saves go on committing and are
+    searchable at once, and what they delete from the sources meanwhile is deleted from the
+    merged segment when it takes their place (each document once, its latest version)."""
+    writer, reader = built
+    writer.write(upsert=[doc(pk, f"batch {pk}", "Picket.") for pk in range(100, 106)])  # one segment
+    writer.write(upsert=[], delete=[101])  # a source with a deletion before the merge
+    assert writer.settle(30)
+    paused = PausedMerge(monkeypatch)
+    for pk in range(200, 204):  # the fourth segment of tier 0 starts a merge
+        writer.write(upsert=[doc(pk, f"single {pk}", "Picket.")])
+    assert paused.started.wait(30)
+
+    def saves_during_the_merge():
+        writer.write(upsert=[doc(102, "batch 102 renamed", "Vigil.")])
+        writer.write(upsert=[], delete=[104, 201])
+        writer.write(upsert=[doc(300, "during the merge", "Picket.")])
+
+    in_time(saves_during_the_merge)
+    assert reader.match("vigil").pks == [102] and reader.match('"during the merge"').pks == [300]
+    paused.release.set()
+    assert writer.settle(30)
+
+    expected = {pk: f"s{pk}-report {pk}" for pk in range(1, 51)}
+    expected.update({pk: f"s{pk}-batch {pk}" for pk in (100, 103, 105)})
+    expected.update({102: "s102-batch 102 renamed", 300: "s300-during the merge"})
+    expected.update({pk: f"s{pk}-single {pk}" for pk in (200, 202, 203)})
+    for backend in (writer, reader):
+        assert backend.stamps() == expected
+        assert backend.doc_count() == len(expected)
+    assert sorted(reader.match("picket").pks) == [100, 103, 105, 200, 202, 203, 300]
+    assert reader.match("vigil").pks == [102]
+    merged = [leaf for leaf in leaves(reader) if leaf.segment().segment_id().startswith(engine.MERGE_PREFIX)]
+    # 200-203 merged first (201 deleted in it at the swap); then that segment, the batch's
+    # three left, 102 and 300 (tier 0 again) into one of eight, all live.
+    assert [(leaf.doc_count_all(), leaf.doc_count()) for leaf in merged] == [(8, 8)]
+    assert not list(writer.path.glob("*.tmp"))
+
+
+def test_a_rebuild_during_a_merge_wins_and_leftovers_are_removed(built, monkeypatch):
+    writer, reader = built
+    paused = PausedMerge(monkeypatch)
+    for pk in range(200, 204):
+        writer.write(upsert=[doc(pk, f"single {pk}", "Picket.")])
+    assert paused.started.wait(30)
+    # A merge's files that no table of contents lists: a process killed while merging.
+    (writer.path / f"{engine.MERGE_PREFIX}{engine.INDEX_NAME}_deadbeef.seg").write_bytes(b"half")
+    in_time(lambda: writer.rebuild(doc(pk, f"report {pk}", "Rebuilt.") for pk in range(1, 11)))
+    paused.release.set()
+    assert writer.settle(30)
+    assert sorted(reader.stamps()) == list(range(1, 11))  # the merge's sources were gone: dropped
+    assert sorted(reader.match("rebuilt").pks) == list(range(1, 11))
+    assert not list(writer.path.glob(f"{engine.MERGE_PREFIX}*"))
+    assert not any(leaf.segment().segment_id().startswith(engine.MERGE_PREFIX) for leaf in leaves(reader))
+
+
+def test_a_merge_waits_for_no_writer_and_one_process_merges_at_a_time(built):
+    """While another process holds the merge lock, a save's merge is left to it; the save
+    is not held up either way."""
+    import fcntl
+
+    writer, reader = built
+    with open(writer.path / engine.MERGE_LOCK_FILE, "a+") as other:
+        fcntl.flock(other.fileno(), fcntl.LOCK_EX)
+        for pk in range(200, 204):
+            writer.write(upsert=[doc(pk, f"single {pk}", "Picket.")])
+        assert writer.settle(30)
+        assert len(leaves(reader)) == 1 + 4  # nothing merged
+    assert writer.merge_small_segments()
+    assert len(leaves(reader)) == 2 and sorted(reader.match("picket").pks) == [200, 201, 202, 203]
+    assert not writer.merge_small_segments()  # nothing left to merge
 
 
 def test_compound_segments_are_read_in_place_not_copied(built):

@@ -2,7 +2,8 @@
 
 Readers keep one searcher per process and refresh it only when the index has changed,
 reopening only the segments that are new (reopening costs far more than a query). A single
-save commits its own small segment; merging small segments follows in a commit of its own.
+save commits its own small segment and is searchable at that commit; a thread then merges
+small segments outside the writer lock, so no save waits for a merge (merge_small_segments).
 Writers serialise on an OS file lock, so two web workers and an import running at once all
 wait their turn instead of failing with Whoosh's LockError; a reader that opens the index
 while a writer commits retries instead of failing.
@@ -14,6 +15,7 @@ import fcntl
 import logging
 import os
 import re
+import shutil
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -25,7 +27,7 @@ from whoosh import query as wq
 from whoosh.classify import Bo1Model
 from whoosh.reading import EmptyReader, MultiReader, SegmentReader
 from whoosh.searching import Searcher
-from whoosh.writing import CLEAR
+from whoosh.writing import CLEAR, SegmentWriter
 
 from .. import query as q
 from ..base import IndexUnavailable, SearchBackend
@@ -57,23 +59,29 @@ LIMIT_MB = 128
 #: save rewrites more than MERGE_FACTOR segments of under MERGE_MAX_DOCS documents each.
 MERGE_FACTOR = 4
 MERGE_MAX_DOCS = 1024
+#: Held by the process that merges saves' segments; one merge at a time over all processes.
+MERGE_LOCK_FILE = "archive-merge.lock"
+#: A merge writes its segment under this name until it joins the index (see _MergeTarget).
+MERGE_PREFIX = "merging_"
+#: How long closing a backend waits for its merging thread.
+MERGE_JOIN_TIMEOUT = 60.0
 
 
-def tiered_merge(writer, segments):
-    """A merge policy for single saves, after Lucene's LogDocMergePolicy: the lowest tier
-    holding MERGE_FACTOR segments merges, with the tiers below it (fewer than
-    MERGE_FACTOR segments each). Segments whose documents are all deleted are dropped;
-    segments of MERGE_MAX_DOCS documents or more (a rebuild's, or a tier's end) are left
-    as they are until the next rebuild. Whoosh's MERGE_SMALL instead merged everything
-    under a Fibonacci bound and now and then rewrote thousands of documents while a
-    curator's next save waited for the writer lock."""
-    kept, tiers = [], {}
+def tiered_merge(segments) -> tuple[list, list]:
+    """A merge policy for single saves, after Lucene's LogDocMergePolicy: which segments to
+    merge into one, and which to drop. The lowest tier holding MERGE_FACTOR segments merges,
+    with the tiers below it (fewer than MERGE_FACTOR segments each). Segments whose documents
+    are all deleted are dropped; segments of MERGE_MAX_DOCS documents or more (a rebuild's,
+    or a tier's end) are left as they are until the next rebuild. Whoosh's MERGE_SMALL
+    instead merged everything under a Fibonacci bound and now and then rewrote thousands of
+    documents while a curator's next save waited for the writer lock."""
+    dropped, tiers = [], {}
     for segment in segments:
         live = segment.doc_count()
         if live == 0:
-            continue  # nothing left to read: dropped without a merge
+            dropped.append(segment)  # nothing left to read: dropped without a merge
+            continue
         if live >= MERGE_MAX_DOCS:
-            kept.append(segment)
             continue
         tier = 0
         while live >= MERGE_FACTOR ** (tier + 1):
@@ -83,15 +91,21 @@ def tiered_merge(writer, segments):
     merged = []
     if full:
         top = min(full)
-        for tier in sorted(tiers):
-            (merged if tier <= top else kept).extend(tiers[tier])
-    else:
-        kept += [segment for members in tiers.values() for segment in members]
-    for segment in merged:
-        reader = SegmentReader(writer.storage, writer.schema, segment)
-        writer.add_reader(reader)
-        reader.close()
-    return kept
+        merged = [segment for tier in sorted(tiers) if tier <= top for segment in tiers[tier]]
+    return merged, dropped
+
+
+class _MergeTarget:
+    """What Whoosh's SegmentWriter reads of an index (its storage, name and table of
+    contents), with another name for the files it writes. Every Whoosh commit deletes the
+    files named like this index's segments that its table of contents does not list: a
+    merge that writes while saves commit must write files no commit will take for its own."""
+
+    def __init__(self, ix, toc):
+        self.storage, self.indexname, self._toc = ix.storage, MERGE_PREFIX + INDEX_NAME, toc
+
+    def _read_toc(self):
+        return self._toc
 
 
 def _reader_of(storage, schema, segment, generation, previous: dict):
@@ -126,6 +140,11 @@ class WhooshBackend(SearchBackend):
         self._searcher = None
         self._columns = None
         self._held = threading.local()
+        #: The thread merging saves' segments after their commits, and whether it should
+        #: look again before it stops (a save committed while it was merging).
+        self._merging = threading.Lock()
+        self._merger = None
+        self._merge_wanted = False
 
     @classmethod
     def from_settings(cls, settings) -> "WhooshBackend":
@@ -156,6 +175,7 @@ class WhooshBackend(SearchBackend):
             ) from exc
 
     def close(self):
+        self.settle(MERGE_JOIN_TIMEOUT)
         with self._lock:
             if self._searcher is not None:
                 self._searcher.close()
@@ -401,30 +421,139 @@ class WhooshBackend(SearchBackend):
                 writer.commit()
                 self._write_arrays()
             else:
-                # The change first, searchable at once; then merging, in a commit of its own.
+                # The change is searchable at this commit; merging follows in another
+                # thread and never holds the save up (see merge_small_segments).
                 writer.commit(merge=False)
-                try:
-                    self._merge_small_segments(ix)
-                except Exception:
-                    # The change is in the index; the merge is tried again after the next save.
-                    logger.exception("merging small index segments failed")
+                self._merge_later()
 
-    def _merge_small_segments(self, ix):
-        """`tiered_merge` (small segments merge, so a save's one-document segment does not
-        add up to thousands), applied after the save's own commit instead of within it: a
-        merge of a few dozen documents took up to a second under load, and the save waited
-        for it. Nothing is written when nothing merges."""
-        writer = ix.writer(timeout=LOCK_TIMEOUT, limitmb=LIMIT_MB)
+    def _merge_later(self):
+        """Start this process's merging thread, or tell the running one to look again."""
+        with self._merging:
+            self._merge_wanted = True
+            if self._merger is None:
+                merger = threading.Thread(target=self._merge_while_wanted, name="index-merge", daemon=True)
+                self._merger = merger
+                merger.start()
+
+    def _merge_while_wanted(self):
+        while True:
+            with self._merging:
+                if not self._merge_wanted:
+                    self._merger = None
+                    return
+                self._merge_wanted = False
+            try:
+                while self.merge_small_segments():
+                    pass
+            except Exception:
+                # Every save is in the index already; the merge is tried again after the next.
+                logger.exception("merging small index segments failed")
+
+    def settle(self, timeout: float | None = None) -> bool:
+        """Wait until this process's merging thread has stopped; False if it still runs."""
+        merger = self._merger
+        if merger is not None:
+            merger.join(timeout)
+            return not merger.is_alive()
+        return True
+
+    def merge_small_segments(self) -> bool:
+        """Merge saves' small segments by `tiered_merge`; True if the index changed.
+
+        A merge of a few dozen documents takes a second or more (Whoosh rewrites every term
+        of every document), so it is not done under the writer lock, where saves would wait
+        for it: the merged segment is written beside the index under a name of its own
+        (_MergeTarget), from the segments as a table of contents listed them, while saves
+        go on committing. Then, under the writer lock for a few milliseconds, it replaces its
+        sources in the newest table of contents, with the documents that saves deleted from
+        the sources meanwhile deleted in it too. If a rebuild replaced the sources, the
+        merge is thrown away. One process merges at a time (a lock file); a process that
+        dies while merging leaves files no table of contents lists, removed by the next merge.
+        """
+        if not self.exists():
+            return False
+        with open(self.path / MERGE_LOCK_FILE, "a+") as handle:
+            try:
+                fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                return False  # another process merges, and looks again until nothing is left
+            ix = self._open_index()
+            toc = index.TOC.read(ix.storage, INDEX_NAME, schema=self.schema)
+            self._remove_unlisted_merges(toc.segments)
+            merged, dropped = tiered_merge(toc.segments)
+            if not (merged or dropped):
+                return False
+            before = {s.segment_id(): set(s.deleted_docs()) for s in merged}
+            try:
+                # Opened at once: a commit (a rebuild's) may delete their files from here on,
+                # and what is open stays readable.
+                readers = [SegmentReader(ix.storage, self.schema, segment) for segment in merged]
+            except FileNotFoundError:
+                return False  # already replaced by a commit since the table of contents was read
+            try:
+                new, renumbered = self._merged_segment(toc, ix, merged, readers) if merged else (None, {})
+            except BaseException:
+                self._remove_unlisted_merges(toc.segments)  # what the merge had written
+                raise
+            finally:
+                for reader in readers:
+                    reader.close()
+            with self.writer_lock():
+                writer = ix.writer(timeout=LOCK_TIMEOUT, limitmb=LIMIT_MB)
+                try:
+                    current = {s.segment_id(): s for s in writer.segments}
+                    if not {s.segment_id() for s in merged + dropped} <= set(current):
+                        writer.cancel()  # a rebuild replaced the segments meanwhile
+                        self._remove_unlisted_merges(current.values())
+                        return False
+                    for segment_id, deleted in before.items():
+                        for docnum in set(current[segment_id].deleted_docs()) - deleted:
+                            new.delete_document(renumbered[segment_id][docnum])
+                    gone = set(before) | {s.segment_id() for s in dropped}
+                    segments = [s for s in writer.segments if s.segment_id() not in gone]
+                    if new is not None:
+                        segments.append(new)
+                except BaseException:
+                    writer.cancel()
+                    raise
+                writer.commit(mergetype=lambda _writer, _segments: segments)
+            self._remove_unlisted_merges(segments)
+            return True
+
+    def _merged_segment(self, toc, ix, merged, readers):
+        """One new segment holding the live documents of `merged` (as `toc` lists them, read
+        through `readers`), written under the merge's own name, and each source's document
+        numbers in it."""
+        writer = SegmentWriter(_MergeTarget(ix, toc), _lk=False, limitmb=LIMIT_MB)
+        renumbered = {}
         try:
-            segments = list(writer.segments)
-            kept = tiered_merge(writer, segments)  # adds what it merges to the writer
+            for segment, reader in zip(merged, readers, strict=True):
+                deleted = set(segment.deleted_docs())
+                live = [docnum for docnum in range(segment.doc_count_all()) if docnum not in deleted]
+                first = writer.docnum
+                renumbered[segment.segment_id()] = {docnum: first + i for i, docnum in enumerate(live)}
+                writer.add_reader(reader)  # copies the live documents, in order
+            new = writer._finalize_segment()
         except BaseException:
-            writer.cancel()
+            writer._close_segment()
             raise
-        if len(kept) == len(segments):
-            writer.cancel()
-        else:
-            writer.commit(mergetype=lambda _writer, _segments: kept)
+        finally:
+            writer._tempstorage.destroy()
+        return new, renumbered
+
+    def _remove_unlisted_merges(self, segments):
+        """Remove merges' files that `segments` (the index's) do not hold: merged again
+        since, replaced by a rebuild, or left by a merge that did not finish. Called with
+        the merge lock held, so no merge is writing."""
+        listed = {s.segment_id() for s in segments}
+        for name in os.listdir(self.path):
+            if name.startswith(MERGE_PREFIX) and name.split(".")[0] not in listed:
+                path = self.path / name
+                if path.is_dir():
+                    shutil.rmtree(path, ignore_errors=True)  # a merge's temporary directory
+                else:
+                    with contextlib.suppress(OSError):
+                        path.unlink()
 
     def rebuild(self, documents: Iterable[dict], *, progress: Callable[[int], None] | None = None) -> int:
         count = 0
