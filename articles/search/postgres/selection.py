@@ -57,7 +57,13 @@ class _OutOfTime(Exception):
 class _Timed:
     """A cursor, inside a transaction, whose every statement ends by `until` (a
     `time.monotonic()` time): each is given what is left as its `statement_timeout`, and
-    none starts once nothing is (`_OutOfTime`)."""
+    none starts once nothing is (`_OutOfTime`).
+
+    Not Django's `connection.execute_wrapper()`: it wraps every statement of the connection,
+    the savepoints of `transaction.atomic` among them, so past the deadline it refused the
+    `ROLLBACK TO SAVEPOINT` after a cancelled did-you-mean and left the transaction aborted
+    (tests/test_postgres_engine.py::test_did_you_mean_is_given_up_past_its_time_not_the_search).
+    This cursor times only the search's own statements."""
 
     def __init__(self, cursor, until: float):
         self.cursor, self.until = cursor, until
