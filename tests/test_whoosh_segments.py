@@ -320,6 +320,47 @@ def test_field_lengths_are_read_whole_as_whoosh_reads_them_one_by_one(tmp_path):
     writer.close()
 
 
+def test_a_writers_posting_runs_are_compressed_and_give_the_same_index(tmp_path, monkeypatch):
+    """A writer that outgrows its memory sorts its postings through temporary run files
+    (13 GB of them for a 718 MB index at 100,000 reports): they are written through gzip,
+    and the index built through them answers as one built in memory."""
+    import random
+
+    from articles.search.whoosh import runs
+
+    rng = random.Random(5)
+    words = [f"word{i}" for i in range(3000)] + ["police", "detained", "strike"]
+    reports = [doc(pk, f"report {pk}", " ".join(rng.choices(words, k=300))) for pk in range(1, 401)]
+    seen = tmp_path / "runs.txt"  # appended to by every writing process (the rebuild forks)
+    open_run = runs.CompressedPool._open_run
+
+    def watched(pool, name):
+        with open(pool._path(name), "rb") as run, open(seen, "a") as log:
+            log.write(run.read(2).hex() + "\n")
+        return open_run(pool, name)
+
+    def answers(backend):
+        return (
+            backend.stamps(),
+            [sorted(backend.match(text).pks) for text in ("police", '"report 12"', "word7 OR strike")],
+        )
+
+    in_memory = WhooshBackend(tmp_path / "memory")
+    in_memory.rebuild(reports)
+    monkeypatch.setattr(runs.CompressedPool, "_open_run", watched)
+    monkeypatch.setattr(engine, "LIMIT_MB", 1)
+    through_runs = WhooshBackend(tmp_path / "runs")
+    through_runs.rebuild(reports)
+    magic = seen.read_text().split()
+    assert len(magic) > 4 and set(magic) == {"1f8b"}  # several runs, each a gzip stream
+    expected = answers(in_memory)
+    assert answers(through_runs) == expected
+    assert len(expected[0]) == 400 and all(expected[1])
+    assert not list((tmp_path / "runs").glob("*.tmp/*"))  # the runs are gone
+    in_memory.close()
+    through_runs.close()
+
+
 def test_posting_arrays_hold_whooshs_lists_and_give_the_same_answers(tmp_path, monkeypatch):
     """A large segment's long posting lists are written beside it as flat arrays
     (arrays.py) that every reader maps instead of decoding Whoosh's blocks. They must hold

@@ -38,12 +38,14 @@ from .columns import Columns, _postings_of
 from .highlight import snippets
 from .parallel import ParallelWriter
 from .ranking import top, weighting, word_scores
+from .runs import install as compress_posting_runs
 from .selection import WhooshSelection
 from .storage import install as read_segments_in_place
 from .translate import Translator
 
 logger = logging.getLogger(__name__)
 read_segments_in_place()
+compress_posting_runs()
 
 INDEX_NAME = f"articles_v{SCHEMA_VERSION}"
 LOCK_FILE = "archive-writer.lock"
