@@ -107,7 +107,9 @@ latencies in `<workdir>/latencies.jsonl`, child outputs in `<workdir>/logs/`):
   transaction, the index update after commit included, as in the admin) until a search
   answer that holds the new token was received; p50 / p95 / max, how many saves, how many
   were not found in time, and the save's own duration (what the curator waits for).
-- worker RSS: VmRSS of each gunicorn worker (children of the master) after the load.
+- worker RSS: VmRSS of each gunicorn worker (children of the master) after the load, and
+  of it the worker's own memory (RssAnon) and the pages of mapped files (RssFile: the
+  Whoosh index, shared by every worker through the page cache), with its PSS.
 - commit: `git rev-parse --short HEAD` of the project, `+dirty` when tracked files differ.
 
 Without `--keep` the bulky data (corpus, database, index, peer, temp files) is deleted at
@@ -890,7 +892,11 @@ def stop_process(proc: subprocess.Popen, timeout: float = 30) -> None:
 
 
 def worker_rss(master: int) -> dict:
-    """VmRSS in MB of the gunicorn master and of each worker (its children)."""
+    """VmRSS in MB of the gunicorn master and of each worker (its children), and for each
+    worker how that RSS divides: its own memory (RssAnon) and the pages of files it maps
+    (RssFile: the Whoosh index's segments, read through memory maps, are pages of the page
+    cache that every worker shares), and its proportional share (Pss: a page mapped by k
+    processes counts 1/k in each)."""
     workers = []
     for entry in os.listdir("/proc"):
         if entry.isdigit():
@@ -900,14 +906,33 @@ def worker_rss(master: int) -> dict:
                 continue
             if int(stat.rsplit(")", 1)[1].split()[1]) == master:
                 workers.append(int(entry))
-    return {"master_mb": vm_rss(master), "workers_mb": [vm_rss(pid) for pid in sorted(workers)]}
+    workers.sort()
+    return {
+        "master_mb": vm_rss(master),
+        "workers_mb": [vm_rss(pid) for pid in workers],
+        "workers_split_mb": [memory_split(pid) for pid in workers],
+    }
 
 
 def vm_rss(pid: int) -> float | None:
+    return proc_kb(f"/proc/{pid}/status", "VmRSS")
+
+
+def memory_split(pid: int) -> dict:
+    return {
+        "anon": proc_kb(f"/proc/{pid}/status", "RssAnon"),
+        "file": proc_kb(f"/proc/{pid}/status", "RssFile"),
+        "pss": proc_kb(f"/proc/{pid}/smaps_rollup", "Pss"),
+    }
+
+
+def proc_kb(path: str, field: str) -> float | None:
+    """A "Field:   N kB" line of a /proc file, in MB."""
     try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return round(int(line.split()[1]) / 1024, 1)
+        with open(path) as f:
+            for line in f:
+                if line.startswith(f"{field}:"):
+                    return round(int(line.split()[1]) / 1024, 1)
     except OSError:
         pass
     return None
@@ -1650,6 +1675,19 @@ def scalar_rows(fig: dict) -> list[tuple[str, str]]:
                 ", ".join(mb(w) for w in workers["workers_mb"]) + f" (master {mb(workers['master_mb'])})",
             )
         )
+        split = workers.get("workers_split_mb")
+        if split:
+            rows.append(
+                (
+                    "  of which",
+                    "own (RssAnon) "
+                    + ", ".join(mb(w["anon"]) for w in split)
+                    + "; mapped files, shared (RssFile) "
+                    + ", ".join(mb(w["file"]) for w in split)
+                    + "; PSS "
+                    + ", ".join(mb(w["pss"]) for w in split),
+                )
+            )
     peer = fig.get("peer", {}).get("build")
     if peer:
         rows.append(
