@@ -102,20 +102,28 @@ def _block_of(matcher) -> tuple[np.ndarray, np.ndarray]:
 _LENGTH_OF_BYTE = np.array([0.0] + [float(byte_to_length(b)) for b in range(1, 256)])
 
 
+def length_codes(perdoc, field: str) -> bytes | None:
+    """The one-byte field lengths of a segment's per-document reader (W3 codec), as one slice
+    of its file: one byte per document up to the last document that has one (0: none).
+    None when the segment keeps them some other way."""
+    column = None
+    if perdoc is not None and hasattr(perdoc, "_cached_reader"):
+        column = perdoc._cached_reader(f"_{field}_len", LENGTHS_COLUMN)
+    if isinstance(column, NumericColumn.Reader) and column._typecode == "B" and not column._reverse:
+        return bytes(column._dbfile.get(column._basepos, column._count)) if column._count else b""
+    return None
+
+
 def _field_lengths(reader, field: str, n: int) -> np.ndarray:
     """Each document's length in `field`. Whoosh's W3 codec keeps them as one byte per
     document, written up to the last document that has one: read as one slice of the
     file and decoded with a table, where asking Whoosh document by document took about a
     second per field for a segment of 50,000 documents, on the first search of a worker."""
-    perdoc = getattr(reader, "_perdoc", None)
-    column = None
-    if perdoc is not None and hasattr(perdoc, "_cached_reader"):
-        column = perdoc._cached_reader(f"_{field}_len", LENGTHS_COLUMN)
-    if isinstance(column, NumericColumn.Reader) and column._typecode == "B" and not column._reverse:
-        stored = min(column._count, n)
+    stored = length_codes(getattr(reader, "_perdoc", None), field)
+    if stored is not None:
         codes = np.zeros(n, dtype=np.uint8)
-        if stored:
-            codes[:stored] = np.frombuffer(column._dbfile.get(column._basepos, stored), dtype=np.uint8)
+        count = min(len(stored), n)
+        codes[:count] = np.frombuffer(stored, dtype=np.uint8, count=count)
         return _LENGTH_OF_BYTE[codes]
     return np.fromiter((reader.doc_field_length(d, field) or 0 for d in range(n)), dtype=np.float64, count=n)
 
