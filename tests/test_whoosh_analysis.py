@@ -1,0 +1,153 @@
+"""The Whoosh engine's documents are analysed once, token by token from a cache
+(analysis.TokenCache), and handed to Whoosh as lists of words. The index must hold exactly
+what Whoosh builds from the texts themselves: every field's words, postings (document,
+frequency, weight, positions) and lengths."""
+
+import json
+import random
+from pathlib import Path
+
+import pytest
+from whoosh import index
+from whoosh.codec.whoosh3 import W3FieldWriter
+from whoosh.writing import SegmentWriter
+
+from articles.search.schema import PREFIX_FIELD, QUERY_FIELDS, TEXT_FIELD, TITLE_REPEAT
+from articles.search.whoosh import WhooshBackend, runs
+from articles.search.whoosh.analysis import TOKEN_PATTERN, TokenCache
+
+FIXTURE = Path(__file__).resolve().parent.parent / "fixtures" / "seed_articles.json"
+
+#: Tokens that any step of the analysis treats specially: stop words and one-letter words,
+#: Cyrillic (stemmed as Russian), accents (folded after stemming), British spellings,
+#: dotted abbreviations, digits, underscores, apostrophes and hyphens, case that changes a
+#: word's length when lowered (İ), ligatures, ß, titlecase digraphs, full-width digits.
+TRICKY = (
+    "The U.S. and the E.U. a b c I protesters PROTESTED in Nur-Sultan (Astana) on 16.12.2011; "
+    "Toqáev, Tokayev, Токаев and Назарбаев: митинга, митингах, митинги, Митинг. "
+    "İstanbul, ISTANBUL, Straße, STRASSE, ﬁnance, ǅemal, ２０１９, 2019, 3.5, 1,000 people's "
+    "organised randomised tumour haemorrhage paediatric rock'n'roll foo_bar __init__ "
+    "a.b.c. x.y Zhanaozen Жанаозен Қазақстан Алматы café CAFÉ naïve Ёлка ёлка"
+)
+
+
+def _corpus():
+    rng = random.Random(11)
+    records = [r["fields"] for r in json.loads(FIXTURE.read_text()) if r["model"] == "articles.article"]
+    texts = [(r["title"], r["body"]) for r in records] + [("", TRICKY), (TRICKY, ""), ("", "")]
+    words = TRICKY.split() + [w for title, body in texts for w in (title + " " + body).split()][:2000]
+    for _ in range(40):
+        texts.append(
+            (" ".join(rng.choices(words, k=rng.randint(0, 12))), " ".join(rng.choices(words, k=300)))
+        )
+    return texts
+
+
+def _postings(ix) -> dict:
+    """Every indexed field's words, each with its postings (document, weight, value), and
+    each document's length in the field. Positions are counted from the document's first
+    word in the field: Whoosh's stop filter numbers a text's words from the place of the
+    first one it keeps (1 for a text opening with "The"), a list's from 0, and phrases only
+    compare positions with each other."""
+    with ix.searcher() as searcher:
+        reader = searcher.reader()
+        found = {}
+        for fieldname in ix.schema.names():
+            field = ix.schema[fieldname]
+            if not field.indexed:
+                continue
+            terms, first = {}, {}
+            for text in reader.lexicon(fieldname):
+                matcher, postings = reader.postings(fieldname, text), []
+                while matcher.is_active():
+                    if field.format.supports("positions"):
+                        value = matcher.value_as("positions")
+                        first[matcher.id()] = min(first.get(matcher.id(), value[0]), value[0])
+                    else:
+                        value = matcher.value()
+                    # and the bounds of its block, which the writer takes from the field lengths
+                    bounds = (
+                        matcher.block_min_length(),
+                        matcher.block_max_length(),
+                        matcher.block_max_weight(),
+                    )
+                    postings.append((matcher.id(), matcher.weight(), value, bounds))
+                    matcher.next()
+                terms[text] = postings
+            if first:
+                terms = {
+                    text: [(d, w, [p - first[d] for p in positions], b) for d, w, positions, b in postings]
+                    for text, postings in terms.items()
+                }
+            lengths = [reader.doc_field_length(d, fieldname) for d in range(reader.doc_count_all())]
+            found[fieldname] = (terms, lengths)
+        return found
+
+
+def test_a_token_cache_gives_the_analyzers_own_words():
+    schema = WhooshBackend("/nonexistent").schema  # the schema only; nothing opened
+    analyzer = schema["body"].analyzer
+    cache = TokenCache(analyzer, TOKEN_PATTERN)
+    for title, body in _corpus():
+        for text in (title, body, TRICKY.upper(), TRICKY.lower()):
+            expected = [t.text for t in analyzer(text, positions=True, mode="index") if not t.stopped]
+            assert cache.words(text) == expected
+            assert cache.words(text) == expected  # from the cache this time
+    assert "митинг" in cache.words("митингах") and "protest" in cache.words("PROTESTERS")
+
+
+def test_an_index_of_analysed_words_holds_what_whoosh_builds_from_the_texts(tmp_path, monkeypatch):
+    backend = WhooshBackend(tmp_path / "ours")
+    docs = [
+        {
+            "pk": pk,
+            "title": title,
+            "body": body,
+            "language": "en",
+            "stamp": f"s{pk}",
+            "city": "Almaty ; Алматы",
+            "actor": "Toqáev ; Tokayev",
+            "source": "RFE/RL",
+            "country": "Kazakhstan",
+        }
+        for pk, (title, body) in enumerate(_corpus(), start=1)
+    ]
+    backend.rebuild(docs)
+
+    # Whoosh's own analysis, every field given its text, and Whoosh's own writer (field
+    # lengths read posting by posting, runs.install undone).
+    monkeypatch.setattr(W3FieldWriter, "add_postings", runs._add_postings)
+    whooshs = tmp_path / "whooshs"
+    whooshs.mkdir()
+    ix = index.create_in(str(whooshs), backend.schema, indexname="articles")
+    writer = SegmentWriter(ix)
+    for d in docs:
+        fields = backend._fields(d)
+        fields.update({name: d.get(name, "") for name in QUERY_FIELDS})
+        text = " ".join([d["title"]] * TITLE_REPEAT + [d["body"]])
+        fields[TEXT_FIELD] = fields[PREFIX_FIELD] = text
+        fields["spell"] = " ".join(d.get(name, "") for name in QUERY_FIELDS)
+        assert all(isinstance(fields[name], str) for name in ("title", "body", "spell"))
+        writer.add_document(**fields)
+    writer.commit()
+
+    ours, expected = _postings(backend._open_index()), _postings(ix)
+    assert ours.keys() == expected.keys()
+    for fieldname in expected:
+        assert ours[fieldname] == expected[fieldname], fieldname
+    # Not empty on either side: the words the tricky text is known to give are there.
+    body_terms = expected["body"][0]
+    assert {"митинг".encode(), b"toqaev", b"protest", b"istanbul"} <= set(body_terms)
+    assert sum(len(p) for p in body_terms.values()) > 5_000
+    backend.close()
+
+
+@pytest.mark.parametrize("limit", [3])
+def test_a_full_token_cache_starts_again_and_still_answers(limit, monkeypatch):
+    schema = WhooshBackend("/nonexistent").schema
+    analyzer = schema["body"].analyzer
+    cache = TokenCache(analyzer, TOKEN_PATTERN)
+    monkeypatch.setattr(cache, "LIMIT", limit)
+    expected = [t.text for t in analyzer(TRICKY, positions=True, mode="index") if not t.stopped]
+    assert cache.words(TRICKY) == expected
+    assert len(cache._words) <= limit
