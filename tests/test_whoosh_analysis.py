@@ -8,7 +8,7 @@ import random
 from pathlib import Path
 
 import pytest
-from whoosh import index
+from whoosh import index, writing
 from whoosh.codec.whoosh3 import W3FieldWriter
 from whoosh.writing import SegmentWriter
 
@@ -36,7 +36,7 @@ def _corpus():
     records = [r["fields"] for r in json.loads(FIXTURE.read_text()) if r["model"] == "articles.article"]
     texts = [(r["title"], r["body"]) for r in records] + [("", TRICKY), (TRICKY, ""), ("", "")]
     words = TRICKY.split() + [w for title, body in texts for w in (title + " " + body).split()][:2000]
-    for _ in range(40):
+    for _ in range(300):
         texts.append(
             (" ".join(rng.choices(words, k=rng.randint(0, 12))), " ".join(rng.choices(words, k=300)))
         )
@@ -73,11 +73,22 @@ def _postings(ix) -> dict:
                     )
                     postings.append((matcher.id(), matcher.weight(), value, bounds))
                     matcher.next()
-                terms[text] = postings
+                info = reader.term_info(fieldname, text)  # the term table's row
+                stats = (
+                    info.doc_frequency(),
+                    info.weight(),
+                    info.min_length(),
+                    info.max_length(),
+                    info.max_weight(),
+                )
+                terms[text] = (stats, postings)
             if first:
                 terms = {
-                    text: [(d, w, [p - first[d] for p in positions], b) for d, w, positions, b in postings]
-                    for text, postings in terms.items()
+                    text: (
+                        stats,
+                        [(d, w, [p - first[d] for p in positions], b) for d, w, positions, b in postings],
+                    )
+                    for text, (stats, postings) in terms.items()
                 }
             lengths = [reader.doc_field_length(d, fieldname) for d in range(reader.doc_count_all())]
             found[fieldname] = (terms, lengths)
@@ -96,8 +107,21 @@ def test_a_token_cache_gives_the_analyzers_own_words():
     assert "митинг" in cache.words("митингах") and "protest" in cache.words("PROTESTERS")
 
 
+def _index(path, schema, documents, **writer_options):
+    path.mkdir()
+    ix = index.create_in(str(path), schema, indexname="articles")
+    writer = SegmentWriter(ix, **writer_options)
+    for fields in documents:
+        writer.add_document(**fields)
+    writer.commit()
+    return ix
+
+
 def test_an_index_of_analysed_words_holds_what_whoosh_builds_from_the_texts(tmp_path, monkeypatch):
-    backend = WhooshBackend(tmp_path / "ours")
+    """Ours: the words analysed once and cached, postings sorted through compressed runs in
+    batches (a 1 MB limit: several runs), field lengths by slices, blocks filled a term at a
+    time. Whoosh's: every field given its text, sorted in memory, written posting by posting."""
+    backend = WhooshBackend(tmp_path / "unused")
     docs = [
         {
             "pk": pk,
@@ -112,34 +136,28 @@ def test_an_index_of_analysed_words_holds_what_whoosh_builds_from_the_texts(tmp_
         }
         for pk, (title, body) in enumerate(_corpus(), start=1)
     ]
-    backend.rebuild(docs)
+    ours = _index(tmp_path / "ours", backend.schema, [backend._fields(d) for d in docs], limitmb=1)
 
-    # Whoosh's own analysis, every field given its text, and Whoosh's own writer (field
-    # lengths read posting by posting, runs.install undone).
-    monkeypatch.setattr(W3FieldWriter, "add_postings", runs._add_postings)
-    whooshs = tmp_path / "whooshs"
-    whooshs.mkdir()
-    ix = index.create_in(str(whooshs), backend.schema, indexname="articles")
-    writer = SegmentWriter(ix)
-    for d in docs:
+    def whooshs_fields(d):
         fields = backend._fields(d)
         fields.update({name: d.get(name, "") for name in QUERY_FIELDS})
-        text = " ".join([d["title"]] * TITLE_REPEAT + [d["body"]])
-        fields[TEXT_FIELD] = fields[PREFIX_FIELD] = text
+        fields[TEXT_FIELD] = fields[PREFIX_FIELD] = " ".join([d["title"]] * TITLE_REPEAT + [d["body"]])
         fields["spell"] = " ".join(d.get(name, "") for name in QUERY_FIELDS)
-        assert all(isinstance(fields[name], str) for name in ("title", "body", "spell"))
-        writer.add_document(**fields)
-    writer.commit()
+        return fields
 
-    ours, expected = _postings(backend._open_index()), _postings(ix)
+    monkeypatch.setattr(W3FieldWriter, "add_postings", runs._add_postings)
+    monkeypatch.setattr(writing, "PostingPool", runs.CompressedPool.__bases__[0])
+    ix = _index(tmp_path / "whooshs", backend.schema, [whooshs_fields(d) for d in docs])
+
+    ours, expected = _postings(ours), _postings(ix)
     assert ours.keys() == expected.keys()
     for fieldname in expected:
         assert ours[fieldname] == expected[fieldname], fieldname
     # Not empty on either side: the words the tricky text is known to give are there.
     body_terms = expected["body"][0]
     assert {"митинг".encode(), b"toqaev", b"protest", b"istanbul"} <= set(body_terms)
-    assert sum(len(p) for p in body_terms.values()) > 5_000
-    backend.close()
+    assert sum(len(p) for _, p in body_terms.values()) > 5_000
+    assert max(len(p) for _, p in body_terms.values()) > 2 * 128  # words of several blocks
 
 
 @pytest.mark.parametrize("limit", [3])

@@ -13,6 +13,9 @@ segment when it commits, asking for each posting the length of its document's fi
   per posting each way (a quarter of a rebuild's commit, profiled on 1,500 reports).
 - Field lengths are read once per field and segment as one slice, where Whoosh read them
   from the segment's file once per posting (another fifth of the commit).
+- A word's postings fill the posting writer's blocks a slice at a time (`add_postings`),
+  where Whoosh called the posting writer once per posting; the blocks are byte for byte
+  Whoosh's (whoosh-reloaded is pinned to the version whose writer this follows).
 
 `install()` makes every Whoosh writer of the process (and of the processes it forks) do so.
 """
@@ -24,6 +27,7 @@ import os
 import pickle
 
 import whoosh.writing as writing
+from whoosh.codec.base import OutOfOrderError
 from whoosh.codec.whoosh3 import W3FieldWriter
 from whoosh.util import random_name
 from whoosh.util.numeric import byte_to_length
@@ -97,12 +101,62 @@ class SliceLengths:
 _add_postings = W3FieldWriter.add_postings
 
 
-def _add_postings_with_sliced_lengths(self, schema, lengths, items):
-    return _add_postings(self, schema, SliceLengths(lengths) if lengths else lengths, items)
+def add_postings(self, schema, lengths, items):
+    """W3FieldWriter.add_postings (whoosh.codec.base.FieldWriter's), a term's postings at a
+    time: its postings fill the writer's block buffers by slices, where Whoosh called the
+    posting writer once per posting (type checks, three appends, the block's bounds). The
+    blocks, their bounds and the term table are the same, byte for byte
+    (tests/test_whoosh_analysis.py)."""
+    dfl = SliceLengths(lengths).doc_field_length if lengths else None
+    last_field = last_word = None
+    for (fieldname, btext), group in itertools.groupby(items, key=_field_and_word):
+        if fieldname != last_field:
+            if last_field is not None:
+                if fieldname < last_field:
+                    raise OutOfOrderError(f"Field {last_field!r} .. {fieldname!r}")
+                self.finish_field()
+            self.start_field(fieldname, schema[fieldname])
+            last_field, last_word = fieldname, None
+        elif btext < last_word:
+            raise OutOfOrderError(f"Term {fieldname}:{last_word!r} .. {fieldname}:{btext!r}")
+        last_word = btext
+        postings = [posting for posting in group if posting[2] != -1]  # -1: Whoosh's spelling hack
+        if postings:
+            self.start_term(btext)
+            _add_term_postings(self._postwriter, fieldname, postings, dfl)
+            self.finish_term()
+    if last_field is not None:
+        self.finish_field()
+
+
+def _field_and_word(posting):
+    return posting[0], posting[1]
+
+
+def _add_term_postings(writer, fieldname, postings, dfl):
+    """What W3PostingsWriter.add_posting does for each of `postings`, a block at a time."""
+    limit = writer._blocklimit
+    for start in range(0, len(postings), limit):
+        if len(writer._ids) >= limit:
+            writer._write_block()
+        block = postings[start : start + limit - len(writer._ids)]
+        docs = [posting[2] for posting in block]
+        weights = [posting[3] for posting in block]
+        writer._ids.extend(docs)
+        writer._weights.extend(weights)
+        writer._maxweight = max(writer._maxweight, *weights)
+        writer._values.extend(value for *_, value in block if value)
+        if dfl is not None:
+            found = [length for length in (dfl(doc, fieldname) for doc in docs) if length]
+            if found:
+                low, high = min(found), max(found)
+                if writer._minlength is None or low < writer._minlength:
+                    writer._minlength = low
+                writer._maxlength = max(writer._maxlength, high)
 
 
 def install() -> None:
     """Make Whoosh's writers build their pools as `CompressedPool`s (SegmentWriter looks the
     class up by this module-level name) and read field lengths by slices."""
     writing.PostingPool = CompressedPool
-    W3FieldWriter.add_postings = _add_postings_with_sliced_lengths
+    W3FieldWriter.add_postings = add_postings
