@@ -84,9 +84,11 @@ class TokenCache:
     the words it keeps). tests/test_whoosh_analysis.py holds both to the same answers.
     """
 
-    #: Distinct tokens remembered before the cache starts again (a rebuild of 100,000
-    #: reports meets a few hundred thousand).
-    LIMIT = 500_000
+    #: Distinct tokens remembered before the cache starts again: about 40 MB at most, in
+    #: each process that writes (a web worker that saves, a rebuild's). The benchmark's
+    #: 100,000 reports hold 45,000 distinct tokens; past the limit a token is analysed
+    #: again the first time it comes back, no more.
+    LIMIT = 200_000
 
     def __init__(self, analyzer, pattern: str):
         self.analyzer = analyzer
