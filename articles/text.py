@@ -4,6 +4,7 @@ import hashlib
 import re
 import unicodedata
 
+import numpy as np
 from django.utils.text import slugify
 
 _SPACE = re.compile(r"\s+")
@@ -71,32 +72,18 @@ def simhash(text: str) -> int | None:
     or None for texts too short to compare meaningfully. Near-identical texts differ in few
     bits (Charikar 2002; Manku et al. 2007).
 
-    The per-bit votes are counted in bit-sliced counters (plane i holds bit i of all 64
-    counts), so adding one shingle costs a few integer operations instead of 64.
+    Each shingle's 8-byte BLAKE2b digest votes for the bits it has set; a bit of the SimHash
+    is set when more than half of the shingles voted for it. The votes are counted by numpy
+    over all digests at once (counting them in Python was half of an import's database time).
     """
     words = _WORD.findall((text or "").casefold())
     if len(words) < SIMHASH_MIN_WORDS:
         return None
-    planes: list[int] = []
-    shingles = 0
-    for i in range(len(words) - 2):
-        carry = int.from_bytes(
-            hashlib.blake2b(" ".join(words[i : i + 3]).encode(), digest_size=8).digest(), "big"
-        )
-        shingles += 1
-        for p in range(len(planes)):
-            planes[p], carry = planes[p] ^ carry, planes[p] & carry
-            if not carry:
-                break
-        if carry:
-            planes.append(carry)
-    # A bit is set when more than half of the shingles voted for it.
-    half = shingles // 2
-    value = 0
-    for bit in range(64):
-        count = sum(((plane >> bit) & 1) << p for p, plane in enumerate(planes))
-        if count > half:
-            value |= 1 << bit
+    shingles = (" ".join(words[i : i + 3]) for i in range(len(words) - 2))
+    digests = b"".join(hashlib.blake2b(s.encode(), digest_size=8).digest() for s in shingles)
+    # One row of 64 bits per shingle, the digest read big-endian: column 0 is bit 63.
+    votes = np.unpackbits(np.frombuffer(digests, dtype=np.uint8).reshape(-1, 8), axis=1).sum(axis=0)
+    value = int.from_bytes(np.packbits(votes > (len(words) - 2) // 2).tobytes(), "big")
     return value - (1 << 64) if value >= 1 << 63 else value
 
 
