@@ -79,9 +79,11 @@ class TokenCache:
     the token alone: here the text is split by the analyzer's own tokenizer pattern, and
     each distinct token is run through the analyzer itself once and remembered. The
     result is the list the analyzer would give (stopped words left out, as Whoosh's
-    formats leave them out); handed this list instead of the text, Whoosh indexes exactly
-    the same postings (a list's words take positions 0, 1, 2..., as the analyzer numbers
-    the words it keeps). tests/test_whoosh_analysis.py holds both to the same answers.
+    formats leave them out); handed this list instead of the text, Whoosh indexes the same
+    postings. Only the positions may start elsewhere: a list's words take 0, 1, 2..., and
+    the analyzer numbers the words it keeps the same way but from the place of the first
+    one (1 for a text opening with "The"); phrases only compare positions with each other.
+    tests/test_whoosh_analysis.py holds both to the same index.
     """
 
     #: Distinct tokens remembered before the cache starts again: about 40 MB at most, in

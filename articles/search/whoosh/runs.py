@@ -98,6 +98,7 @@ class SliceLengths:
         return _LENGTH_OF_BYTE[codes[docnum]] if docnum < len(codes) else None
 
 
+#: Whoosh's own (the tests compare with it).
 _add_postings = W3FieldWriter.add_postings
 
 
@@ -157,6 +158,6 @@ def _add_term_postings(writer, fieldname, postings, dfl):
 
 def install() -> None:
     """Make Whoosh's writers build their pools as `CompressedPool`s (SegmentWriter looks the
-    class up by this module-level name) and read field lengths by slices."""
+    class up by this module-level name) and fill their posting blocks with `add_postings`."""
     writing.PostingPool = CompressedPool
     W3FieldWriter.add_postings = add_postings
