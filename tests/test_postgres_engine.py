@@ -131,6 +131,43 @@ def test_snippets_mark_every_form_of_a_searched_word_and_only_those(backend):
     assert marked("police") == ["police"]
 
 
+def test_the_first_matches_are_ranked_again_by_idf_and_every_page_follows_one_order(backend, monkeypatch):
+    """A query of several words is ranked by one ts_rank over them all, and its first
+    `RERANK` matches again with each word weighted by its idf: a page within them, a page
+    across the boundary and the full list (exports, feeds) give one order."""
+    from articles.search.criteria import Criteria
+    from articles.search.postgres import selection
+
+    # "strike" in every report, "zhanaozen" in a few, "oil" in some: repeated so that the
+    # two rankings disagree.
+    backend.rebuild(
+        [
+            doc(
+                pk,
+                f"Report {pk}",
+                " ".join(["strike"] * (pk % 4 + 1) + ["zhanaozen"] * (pk % 5 == 0) + ["oil"] * (pk % 3)),
+            )
+            for pk in range(1, 31)
+        ]
+    )
+
+    def order(rerank, pages=None):
+        monkeypatch.setattr(selection, "RERANK", rerank)
+        found = backend.select(Criteria(q="strike OR zhanaozen OR oil", sort="relevance"))
+        if pages is None:
+            return list(found.iter_pks())
+        return [pk for start in range(0, 30, pages) for pk in found.pks(start, pages)]
+
+    first, by_idf = order(0), order(10**6)
+    assert sorted(first) == sorted(by_idf) == list(range(1, 31))
+    assert first != by_idf
+    # a report naming Zhanaozen (the rarest word) leads when every match is weighed by idf
+    assert by_idf[0] % 5 == 0
+    expected = sorted(first[:8], key=by_idf.index) + first[8:]
+    assert expected != first
+    assert order(8) == order(8, pages=4) == order(8, pages=3) == order(8, pages=30) == expected
+
+
 def test_the_archives_languages_are_counted_as_documents_come_and_go(backend):
     from articles.search.criteria import Criteria
 

@@ -123,6 +123,25 @@ def test_match_stems_and_ranks(backend):
     assert backend.match("protest OR rally").pks[0] == 1
 
 
+def test_a_rare_word_weighs_more_than_a_common_one(make_backend):
+    # "strike" is in all reports but one, "Zhanaozen" in two: the reports naming the town once
+    # outrank the one naming the strike three times (a word's weight follows how few reports
+    # hold it, as BM25's idf), whichever way round the query names them.
+    engine = make_backend("idf")
+    engine.rebuild(
+        [
+            doc(1, "Oil workers", "The strike went on; the strike spread; a strike of oil workers."),
+            doc(2, "Oil workers", "The strike reached Zhanaozen, where oil workers camped."),
+            doc(3, "Teachers", "Teachers met in Zhanaozen about pay."),
+            *(doc(pk, f"Report {pk}", f"A strike of workers number {pk}.") for pk in range(4, 30)),
+        ]
+    )
+    for text in ("strike OR zhanaozen", "zhanaozen OR strike"):
+        pks = engine.match(text).pks
+        assert sorted(pks[:2]) == [2, 3], text
+        assert pks[2] == 1, text
+
+
 def test_names_and_aliases_are_searchable(backend):
     assert backend.match("toqaev").pks == [2]
     assert backend.match("Nur-Sultan").pks == [2]
