@@ -727,6 +727,9 @@ def setup(args, ctx: Context, material: Material) -> dict:
     fig["import"] = timed_import(ctx, "import", first, args.import_limit or args.reports, args.reports)
     fig["import"]["mode"] = args.import_mode
     if args.import_only:
+        # An index the import wrote as it went is the engine's whole index (a later
+        # --skip-setup serves it as it is); one imported without an index has none yet.
+        fig["engines"] = [args.engine] if args.import_mode == "indexed" and not rest else []
         return fig
     if rest:
         # The fastest way in for the rest: no index to keep up to date while importing.
