@@ -392,8 +392,10 @@ class PostgresSelection(Selection):
         return (
             f"SELECT article_id FROM (SELECT article_id, document, "
             f"row_number() OVER (ORDER BY {first} DESC, article_id) AS n FROM {TABLE} WHERE {where}) AS m "
-            f"ORDER BY n > %s, CASE WHEN n <= %s THEN {score} END DESC, n{window}",
-            [WEIGHTS, *ranks, *params, RERANK, RERANK, *scored, *page],
+            # (ties within the first RERANK by article_id, as on a page among them)
+            f"ORDER BY n > %s, CASE WHEN n <= %s THEN {score} END DESC, "
+            f"CASE WHEN n <= %s THEN article_id END, n{window}",
+            [WEIGHTS, *ranks, *params, RERANK, RERANK, *scored, RERANK, *page],
         )
 
     def pks(self, offset: int, limit: int) -> list[int]:
