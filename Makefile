@@ -32,8 +32,12 @@ NODE_DIR := $(VENV)/node
 NODE_TOOLS := axe-core@4 vnu-jar@26
 NODE_STAMP := $(NODE_DIR)/.installed-axe-core4-vnu-jar26
 
+# The tests run in one pytest-xdist worker per core, four at most (each with its own test
+# database and index directories); TEST_WORKERS=0 runs them in this one process.
+TEST_WORKERS ?= auto
+
 test: install $(NODE_STAMP)
-	$(PY) -m pytest $(PYTEST_ARGS)
+	$(PY) -m pytest -n $(TEST_WORKERS) --maxprocesses 4 $(PYTEST_ARGS)
 
 $(NODE_STAMP):
 	@if command -v npm >/dev/null 2>&1 && npm install --prefix $(NODE_DIR) --no-audit --no-fund \
