@@ -168,6 +168,35 @@ def test_the_first_matches_are_ranked_again_by_idf_and_every_page_follows_one_or
     assert order(8) == order(8, pages=4) == order(8, pages=3) == order(8, pages=30) == expected
 
 
+def test_each_ranked_part_of_a_query_carries_the_lexemes_its_tsquery_holds(backend):
+    """The idf of each ranked part of a query (a word, a phrase, a prefix's words) is read for
+    the lexemes the translator wrote into its tsquery: they are exactly those PostgreSQL reads
+    back from it, and a part's idf is its rarest lexeme's."""
+    from articles.search.postgres.selection import idfs
+
+    backend.rebuild(
+        [
+            doc(1, "Free speech in Almaty", "Citizens protested. Free speech, citizens' rights."),
+            doc(2, "Almaty city hall", "Protests in the city; speech of the akim."),
+            doc(3, "Protest", "A protest of citizens about speech."),
+        ]
+    )
+    t = translator(backend)
+    built = t.build(q.parse('"free speech" almaty protesters citi* NOT akim'))
+    ranks = list(dict.fromkeys(built.ranks))
+    expected = [["free", "speech"], ["almati"], ["protest"], ["citi", "citizen"]]
+    assert [sorted(r.lexemes) for r in ranks] == expected
+    with connection.cursor() as cursor:
+        for rank in ranks:
+            cursor.execute("SELECT querytree(%s::tsquery)", [rank.tsquery])
+            (tree,) = cursor.fetchone()
+            assert sorted(set(re.findall(r"'([^']*)'", tree))) == sorted(rank.lexemes)
+        free_speech, almaty, protest, _ = idfs(cursor, ranks)
+        # "free" is in one report of three, "speech" in all: the phrase weighs as its rarer word
+        assert free_speech == idfs(cursor, [ranks[0]._replace(lexemes=("free",))])[0]
+    assert free_speech > almaty > protest
+
+
 def test_the_archives_languages_are_counted_as_documents_come_and_go(backend):
     from articles.search.criteria import Criteria
 

@@ -21,8 +21,7 @@ from archive.routers import read_alias
 from .. import query as q
 from ..base import QueryError, Selection
 from ..criteria import Criteria
-from .text import lexemes_of
-from .translate import Cond, Translator
+from .translate import Cond, Rank, Translator
 
 TABLE = "search_postgres_document"
 
@@ -95,11 +94,11 @@ NORMALIZATION = 0
 RERANK = 1000
 
 
-def idfs(cursor, ranks: list[str]) -> list[float]:
-    """Each of `ranks`' (tsqueries') inverse document frequency, BM25's:
-    ln(1 + (N - n + 0.5) / (n + 0.5)), n the documents holding its rarest lexeme (exact for a
-    word, an upper bound for a phrase), N the documents of the index; one statement for all."""
-    lexemes = [lexemes_of(r) for r in ranks]
+def idfs(cursor, ranks: list[Rank]) -> list[float]:
+    """Each of `ranks`' inverse document frequency, BM25's: ln(1 + (N - n + 0.5) / (n + 0.5)),
+    n the documents holding its rarest lexeme (exact for a word, an upper bound for a phrase),
+    N the documents of the index; one statement for all."""
+    lexemes = [r.lexemes for r in ranks]
     cursor.execute(
         """SELECT (SELECT GREATEST(sum(ndoc), 1) FROM search_postgres_term WHERE kind = 'c'),
                   (SELECT json_object_agg(word, ndoc) FROM search_postgres_term
@@ -359,7 +358,7 @@ class PostgresSelection(Selection):
         page = [] if offset is None else [int(offset), int(limit)]
         window = "" if offset is None else " OFFSET %s LIMIT %s"
         if self.criteria.sort == "relevance" and self.text is not None and self.text.ranks:
-            ranks = list(dict.fromkeys(self.text.ranks))
+            ranks = [r.tsquery for r in dict.fromkeys(self.text.ranks)]
             first = f"ts_rank(%s, document, ({' || '.join(['%s::tsquery'] * len(ranks))}), {NORMALIZATION})"
             if not self.idfs:
                 order = f"{first} DESC, article_id"

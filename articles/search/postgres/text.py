@@ -34,16 +34,6 @@ def quoted(lexeme: str) -> str:
     return "'" + lexeme.replace("\\", "\\\\").replace("'", "''") + "'"
 
 
-def lexemes_of(tsquery: str) -> list[str]:
-    """The lexemes quoted in `tsquery`, as `quoted` writes them."""
-    return [_ESCAPED.sub(lambda e: e.group(0)[0], m.group(1)) for m in _QUOTED.finditer(tsquery)]
-
-
-#: A lexeme as `quoted` writes it: between single quotes, a quote doubled, a backslash doubled.
-_QUOTED = re.compile(r"'((?:[^'\\]|''|\\\\)*)'")
-_ESCAPED = re.compile(r"''|\\\\")
-
-
 def initial(word: str) -> str:
     """The first letter of `word` with its accent dropped and its case folded: the first
     letter of its lexemes too, since stemming cuts endings and `unaccent` drops accents."""

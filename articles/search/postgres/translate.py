@@ -12,6 +12,7 @@ expanded here, as wildcards and fuzzy terms are, against the lexemes of the arch
 import fnmatch
 import itertools
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from rapidfuzz.distance import DamerauLevenshtein
 
@@ -30,10 +31,18 @@ SCAN_LIMIT = 20_000
 MAX_GAP_COMBINATIONS = 64
 
 
+class Rank(NamedTuple):
+    """A tsquery a match is scored by, with the lexemes it is written with (whose document
+    counts give it its idf, `selection.idfs`)."""
+
+    tsquery: str
+    lexemes: tuple[str, ...]
+
+
 @dataclass
 class Cond:
     """An SQL boolean over a row of the document table, with its parameters; `ranks` are the
-    tsqueries a match is scored by (positive leaves only)."""
+    `Rank`s a match is scored by (positive leaves only)."""
 
     sql: str
     params: list = field(default_factory=list)
@@ -53,12 +62,12 @@ def _join(op: str, conds: list[Cond]) -> Cond:
     )
 
 
-def _matches(tsquery: str, fields) -> Cond:
-    """The documents matching `tsquery` in any of `fields` (None: anywhere)."""
+def _matches(rank: Rank, fields) -> Cond:
+    """The documents matching `rank`'s tsquery in any of `fields` (None: anywhere)."""
     if fields is None:
-        return Cond("document @@ %s::tsquery", [tsquery], [tsquery])
+        return Cond("document @@ %s::tsquery", [rank.tsquery], [rank])
     inner = " OR ".join(f"{f} @@ %s::tsquery" for f in fields)
-    return Cond(f"(document @@ %s::tsquery AND ({inner}))", [tsquery] * (len(fields) + 1), [tsquery])
+    return Cond(f"(document @@ %s::tsquery AND ({inner}))", [rank.tsquery] * (len(fields) + 1), [rank])
 
 
 class Translator:
@@ -94,7 +103,7 @@ class Translator:
         for word, p in zip(todo, typed, strict=True):
             self.lexemes[word] = tuple(sorted(found[word])) if p else None
 
-    def word_query(self, word: str) -> str | None:
+    def word_query(self, word: str) -> Rank | None:
         """The tsquery of one word: any of its lexemes; None for a stop word."""
         self.analyse([word])
         alternatives = self.lexemes.get(word)
@@ -104,9 +113,10 @@ class Translator:
         for sequence in alternatives:
             self.terms.update(sequence)
             parts.append(" <-> ".join(map(quoted, sequence)))
-        return parts[0] if len(parts) == 1 else "(" + " | ".join(parts) + ")"
+        lexemes = tuple(lexeme for sequence in alternatives for lexeme in sequence)
+        return Rank(parts[0] if len(parts) == 1 else "(" + " | ".join(parts) + ")", lexemes)
 
-    def phrase_query(self, words, slop: int = 0) -> str | None:
+    def phrase_query(self, words, slop: int = 0) -> Rank | None:
         """The words in order, each within 1 + `slop` positions of the one before; stop words
         between them count as positions (PostgreSQL keeps their places)."""
         self.analyse(words)
@@ -128,11 +138,12 @@ class Translator:
         combinations = list(itertools.islice(itertools.product(*choices), MAX_GAP_COMBINATIONS))
         written = []
         for distances in combinations:
-            text = f"({kept[0]})"
+            text = f"({kept[0].tsquery})"
             for distance, part in zip(distances, kept[1:], strict=True):
-                text += f" <{distance}> ({part})"
+                text += f" <{distance}> ({part.tsquery})"
             written.append(f"({text})")
-        return " | ".join(written) if len(written) > 1 else written[0]
+        tsquery = " | ".join(written) if len(written) > 1 else written[0]
+        return Rank(tsquery, tuple(lexeme for part in kept for lexeme in part.lexemes))
 
     # ------------------------------------------------------------------ nodes
 
@@ -141,18 +152,18 @@ class Translator:
         return (fieldname,) if fieldname else default
 
     def term(self, node: q.Term) -> Cond | None:
-        tsquery = self.word_query(node.text)
-        if tsquery is None:
+        rank = self.word_query(node.text)
+        if rank is None:
             return None
-        return _matches(tsquery, (node.field,) if node.field else None)
+        return _matches(rank, (node.field,) if node.field else None)
 
     def phrase(self, words, fieldname=None, slop=0) -> Cond | None:
-        tsquery = self.phrase_query(words, slop)
-        if tsquery is None:
+        rank = self.phrase_query(words, slop)
+        if rank is None:
             return None
         if len(words) == 1 and not fieldname:
-            return _matches(tsquery, None)
-        return _matches(tsquery, self._fields(fieldname, PHRASE_FIELDS))
+            return _matches(rank, None)
+        return _matches(rank, self._fields(fieldname, PHRASE_FIELDS))
 
     def prefix(self, node: q.Prefix) -> Cond:
         text = node.text.lower()
@@ -168,7 +179,7 @@ class Translator:
             return FALSE
         self.terms.update(candidates)
         tsquery = " | ".join(map(quoted, candidates))
-        return _matches(f"({tsquery})", self._fields(fieldname, EXPANDED_FIELDS))
+        return _matches(Rank(f"({tsquery})", tuple(candidates)), self._fields(fieldname, EXPANDED_FIELDS))
 
     def _note_budget(self, label: str, found: int, kept: int):
         if kept < found and self.expanded + kept >= q.MAX_TOTAL_EXPANSIONS:
