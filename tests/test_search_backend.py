@@ -183,6 +183,24 @@ def test_more_like_this_excludes_the_document(backend):
     assert related[0] == 4
 
 
+def test_related_reports_share_the_most_and_the_rarest_of_the_reports_words_first(backend):
+    """A report sharing several of a report's words comes before one sharing fewer, and one
+    sharing a rare word before one repeating a word every report holds."""
+    common = [doc(pk, f"Strike {pk}", "Workers went on strike over wages. " * 2) for pk in range(10, 30)]
+    backend.write(
+        upsert=[
+            *common,
+            doc(4, "Oil workers", "Zhanaozen oil workers held a strike over wages in the square."),
+            doc(5, "Square", "Zhanaozen residents gathered in the square."),
+            doc(6, "Strike again", "Workers on strike, strike, strike over wages and strike pay."),
+            doc(7, "Zhanaozen", text := "Oil workers of Zhanaozen on strike over wages filled the square."),
+        ]
+    )
+    related = backend.more_like_this(7, text=text, limit=5)
+    assert related[:2] == [4, 5]
+    assert 7 not in backend.more_like_this(7, text=text, limit=30)
+
+
 def test_rebuild_replaces_everything(backend):
     backend.rebuild([doc(9, "Only document")])
     assert backend.stamps() == {9: "s9"}
