@@ -67,10 +67,7 @@ class EntityFacet(Facet):
         for pk in selected:  # always shown, with their real count, whatever the box holds
             top.setdefault(pk, all_counts.get(pk, 0))
         # Names from the database, public ones only (the index may trail a change by a moment).
-        entities = {
-            e.pk: e
-            for e in self.kind.model.objects.public().filter(pk__in=list(top)).only("pk", "name", "slug")
-        }
+        entities = {e.pk: e for e in self.kind.model.objects.public_in(top).only("pk", "name", "slug")}
         entities.update(selected)
         rows = [
             self.item(search, entities[pk].slug, entities[pk].name, n, pk in selected)

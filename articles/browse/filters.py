@@ -56,7 +56,8 @@ class EntitySlugField(MultiValueField):
             if not SLUG_RE.match(slug):
                 raise forms.ValidationError(f"“{slug[:60]}” is not a valid {self.kind.name} slug.")
         # Only names that published reports give: a draft's new city is no city at all here.
-        found = {e.slug: e for e in self.kind.model.objects.public().filter(slug__in=slugs)}
+        named = self.kind.model.objects.filter(slug__in=slugs).values_list("pk", flat=True)
+        found = {e.slug: e for e in self.kind.model.objects.public_in(named)}
         unknown = [s for s in slugs if s not in found]
         if unknown:
             raise forms.ValidationError(

@@ -76,7 +76,7 @@ def paginate(items, number, per_page: int):
 def entity_names(kind, counts: Counter, limit: int) -> list:
     """The entities with most reports, as model objects with `n`, public ones only."""
     top = counts.most_common(limit)
-    found = kind.model.objects.public().in_bulk([pk for pk, _ in top])
+    found = kind.model.objects.public_in(pk for pk, _ in top).in_bulk()
     rows = []
     for pk, n in top:
         if pk in found:

@@ -22,6 +22,20 @@ class EntityQuerySet(models.QuerySet):
         """Entities named by at least one published article."""
         return self.filter(Exists(self.published_articles(OuterRef("pk"))))
 
+    def public_in(self, pks):
+        """Those of `pks` named by at least one published article. `public().filter(pk__in=...)`
+        gives the same, but PostgreSQL plans it by hashing every link of every article (a
+        facet's 50 actors at 100,000 reports: 125 ms); here only these entities' links are
+        read (11 ms)."""
+        pks = list(pks)
+        relation = self.model._meta.get_field("articles")
+        linked = (
+            relation.related_model.objects.published()
+            .filter(**{f"{relation.field.name}__in": pks})
+            .values(relation.field.name)
+        )
+        return self.filter(pk__in=pks).filter(pk__in=linked)
+
     def published_articles(self, entity):
         """The published articles that name `entity` (a pk or an OuterRef)."""
         relation = self.model._meta.get_field("articles")
