@@ -39,3 +39,48 @@ def test_name_keys_fold_separators_and_collisions_are_proposed_not_merged():
     finally:
         call_command("flush", verbosity=0, interactive=False)
         migrate_to(MigrationExecutor(connection).loader.graph.leaf_nodes("articles")[0])
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_index_written_before_the_entity_and_day_counts_gets_them():
+    if connection.vendor != "postgresql":
+        pytest.skip("the PostgreSQL engine's tables exist on PostgreSQL only (DATABASE_URL=postgres://...)")
+    from articles.search.postgres.backend import PostgresBackend
+
+    PostgresBackend().rebuild(
+        [
+            {
+                "pk": pk,
+                "title": f"Report {pk}",
+                "body": "",
+                "language": "en",
+                "stamp": f"s{pk}",
+                "published": published,
+                "city_ids": cities,
+            }
+            for pk, published, cities in [
+                (1, "2020-06-10", [3]),
+                (2, "2020-06-10", [3, 4]),
+                (3, "2021-01-02", []),
+                (4, "", [4]),
+            ]
+        ]
+    )
+
+    def counted():
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT kind, word, ndoc FROM search_postgres_term WHERE kind IN ('e', 'd') AND ndoc > 0"
+            )
+            return sorted(cursor.fetchall())
+
+    expected = [("d", "2020-06-10", 2), ("d", "2021-01-02", 1), ("e", "city:3", 2), ("e", "city:4", 2)]
+    assert counted() == expected
+    try:
+        migrate_to(("search_postgres", "0002_language_counts"))
+        assert counted() == []
+        migrate_to(("search_postgres", "0003_entity_and_day_counts"))
+        assert counted() == expected
+    finally:
+        call_command("migrate", verbosity=0)
+        call_command("flush", verbosity=0, interactive=False)

@@ -5,6 +5,7 @@ another schema version found stale and rebuilt."""
 import datetime as dt
 import re
 import time
+from collections import Counter
 
 import pytest
 from django.conf import settings
@@ -195,6 +196,76 @@ def test_each_ranked_part_of_a_query_carries_the_lexemes_its_tsquery_holds(backe
         # "free" is in one report of three, "speech" in all: the phrase weighs as its rarer word
         assert free_speech == idfs(cursor, [ranks[0]._replace(lexemes=("free",))])[0]
     assert free_speech > almaty > protest
+
+
+def test_the_whole_archives_facets_and_timeline_are_kept_by_every_write(backend):
+    """Without text or another filter, the counts come from the vocabulary's counts of
+    entities and days, which every write moves with its documents: after inserts, updates
+    and deletions they equal the counts of the documents themselves."""
+    import random
+
+    from articles.search.criteria import Criteria
+
+    rng = random.Random(3)
+
+    def report(pk):
+        published = dt.date(2015 + rng.randrange(4), rng.randrange(1, 13), rng.randrange(1, 29))
+        return {
+            **doc(pk, f"Report {pk}", "Text", rng.choice(["en", "ru"])),
+            "published": "" if rng.random() < 0.1 else published.isoformat(),
+            "city_ids": rng.sample(range(1, 8), rng.randrange(3)),
+            "actor_ids": rng.sample(range(1, 5), rng.randrange(2)),
+            "stamp": f"s{pk}-{rng.random()}",
+        }
+
+    backend.rebuild([report(pk) for pk in range(1, 41)])
+    backend.write(upsert=[report(pk) for pk in range(30, 51)], delete=range(5, 15))
+    backend.write(upsert=[report(pk) for pk in (1, 2, 45)], delete=[46])
+
+    def naive(where="TRUE", params=()):
+        with connection.cursor() as cursor:
+            cursor.execute(f"SELECT count(*) FROM search_postgres_document WHERE {where}", params)
+            (total,) = cursor.fetchone()
+            cursor.execute(
+                "SELECT e, count(*) FROM search_postgres_document, unnest(entities) AS e "
+                f"WHERE {where} GROUP BY 1",
+                params,
+            )
+            entities = Counter(dict(cursor.fetchall()))
+            cursor.execute(
+                "SELECT published, count(*) FROM search_postgres_document "
+                f"WHERE {where} AND published IS NOT NULL GROUP BY 1",
+                params,
+            )
+            days = Counter(dict(cursor.fetchall()))
+            cursor.execute(
+                f"SELECT language, count(*) FROM search_postgres_document WHERE {where} GROUP BY 1", params
+            )
+            languages = Counter(dict(cursor.fetchall()))
+        return total, entities, days, languages
+
+    total, entities, days, languages = naive()
+    assert total == 40 - 10 + 10 - 1
+    everything = backend.select(Criteria())
+    everything.prefetch(["city", "actor", "year", "language"], dates=True)
+    assert everything.count() == total
+    for kind in ("city", "actor"):
+        expected = Counter({int(e.split(":")[1]): n for e, n in entities.items() if e.startswith(kind + ":")})
+        assert everything.counts(kind) == expected
+        # a city chosen alone: the city facet still counts the whole archive
+        chosen = backend.select(Criteria(entities=((kind, (next(iter(expected)),)),)))
+        chosen.prefetch([kind])
+        assert chosen.counts(kind) == expected
+    years = Counter()
+    for day, n in days.items():
+        years[day.year] += n
+    assert everything.counts("year") == years
+    assert everything.dates("day") == days
+    assert everything.counts("language") == languages
+    chosen = backend.select(Criteria(years=(2016,)))
+    chosen.prefetch(["year", "city"])
+    assert chosen.counts("year") == years
+    assert chosen.count() == years[2016]
 
 
 def test_the_archives_languages_are_counted_as_documents_come_and_go(backend):

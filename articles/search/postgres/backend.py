@@ -23,13 +23,12 @@ from ..base import IndexUnavailable, SearchBackend
 from ..passages import snippets, words_of
 from ..schema import NAME_SEPARATOR, QUERY_FIELDS, SCHEMA_VERSION, id_field
 from .configs import config_for
-from .selection import TABLE, PostgresSelection
+from .selection import TABLE, TERMS, PostgresSelection
 from .text import initial, plain, prepared, quoted, spelling_words
 from .translate import DEFAULT_CONFIGS, Translator
 
 logger = logging.getLogger("articles")
 
-TERMS = "search_postgres_term"
 STATE = "search_postgres_state"
 #: Advisory lock keys (PostgreSQL's two-integer form): (LOCKS, bucket) for writers of the
 #: articles in a bucket, (LOCKS, REBUILD) shared by writers and held alone by a rebuild.
@@ -77,7 +76,8 @@ WITH input AS (
            )) AS spell
     FROM input
 ), old AS (
-    SELECT document, spell, config, language FROM {TABLE} WHERE article_id = ANY(%s) FOR UPDATE
+    SELECT document, spell, config, language, entities, published
+    FROM {TABLE} WHERE article_id = ANY(%s) FOR UPDATE
 ), removed AS (
     DELETE FROM {TABLE} WHERE article_id = ANY(%s)
 ), written AS (
@@ -94,16 +94,20 @@ WITH input AS (
         document = excluded.document, title = excluded.title, body = excluded.body,
         source = excluded.source, city = excluded.city, actor = excluded.actor,
         country = excluded.country, spell = excluded.spell
-    RETURNING document, spell, config, language
+    RETURNING document, spell, config, language, entities, published
 ), changes AS (
     SELECT 'l' AS kind, unnest(tsvector_to_array(document)) AS word, -1 AS n FROM old
     UNION ALL SELECT 's', unnest(tsvector_to_array(spell)), -1 FROM old
     UNION ALL SELECT 'c', config, -1 FROM old
     UNION ALL SELECT 'g', language, -1 FROM old
+    UNION ALL SELECT 'e', unnest(entities), -1 FROM old
+    UNION ALL SELECT 'd', to_char(published, 'YYYY-MM-DD'), -1 FROM old WHERE published IS NOT NULL
     UNION ALL SELECT 'l', unnest(tsvector_to_array(document)), 1 FROM written
     UNION ALL SELECT 's', unnest(tsvector_to_array(spell)), 1 FROM written
     UNION ALL SELECT 'c', config, 1 FROM written
     UNION ALL SELECT 'g', language, 1 FROM written
+    UNION ALL SELECT 'e', unnest(entities), 1 FROM written
+    UNION ALL SELECT 'd', to_char(published, 'YYYY-MM-DD'), 1 FROM written WHERE published IS NOT NULL
 )
 INSERT INTO {TERMS} (kind, word, ndoc)
 SELECT kind, word, sum(n) FROM changes GROUP BY kind, word HAVING sum(n) <> 0 ORDER BY kind, word

@@ -5,7 +5,8 @@ there and nothing elsewhere); Django knows them so that test flushes empty them 
 no foreign key (the index holds what the sync path wrote, as Whoosh's files do). `Term`
 counts the documents holding each word of the spelling vocabulary ("did you mean"), each
 stemmed lexeme (fuzzy terms, wildcards, idf for related reports), each text search
-configuration in use and each language (the whole archive's languages without a scan).
+configuration in use, each language, each entity and each day (the whole archive's facets
+and timeline without a scan).
 `State` says which schema version the rows were written under.
 """
 
@@ -42,7 +43,8 @@ class Document(models.Model):
 
 
 class Term(models.Model):
-    #: "s" a spelling word, "l" a stemmed lexeme, "c" a text search configuration, "g" a language
+    #: "s" a spelling word, "l" a stemmed lexeme, "c" a text search configuration, "g" a language,
+    #: "e" an entity ("city:3", as `Document.entities`), "d" a day (ISO date)
     kind = models.CharField(max_length=1)
     word = models.TextField()
     ndoc = models.IntegerField()

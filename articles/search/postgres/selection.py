@@ -24,6 +24,7 @@ from ..criteria import Criteria
 from .translate import Cond, Rank, Translator
 
 TABLE = "search_postgres_document"
+TERMS = "search_postgres_term"
 
 
 #: The longest a text search may take in all (analysing and expanding its words, the
@@ -302,22 +303,54 @@ class PostgresSelection(Selection):
                 f"FROM {source}{extra} WHERE {where} GROUP BY 1) AS f)"
             )
 
-        sql = [f"(SELECT count(*) FROM {selected})"]
+        def everything(facet: str | None) -> bool:
+            """Whether `facet` (None: the selection) counts the whole archive: then the
+            vocabulary's counts of languages, entities and days, which every write keeps
+            with its documents, answer without a scan (the home page, and a facet whose
+            filter is the only one)."""
+            return self.text is None and not [name for name in self.filters if name != facet]
+
+        def kept(key: str, kind: str, cond: str = "TRUE") -> str:
+            return (
+                f"(SELECT json_object_agg(k, n) FROM (SELECT {key} AS k, sum(ndoc) AS n FROM {TERMS} "
+                f"WHERE kind = '{kind}' AND ndoc > 0 AND {cond} GROUP BY 1) AS f)"
+            )
+
+        if everything(None):
+            sql = [f"(SELECT COALESCE(sum(ndoc), 0) FROM {TERMS} WHERE kind = 'c')"]
+        else:
+            sql = [f"(SELECT count(*) FROM {selected})"]
         # Kinds of entity without a filter of their own: one pass over the selection's
         # entities counts them all.
         kinds = [f for f in facets if f not in ("year", "language") and f not in self.filters]
         if kinds:
-            sql.append(counted("e", None, ", unnest(entities) AS e"))
+            sql.append(
+                kept("word", "e") if everything(None) else counted("e", None, ", unnest(entities) AS e")
+            )
         for facet in facets:
             if facet == "year":
-                sql.append(counted("date_part('year', published)::int", facet, cond="published IS NOT NULL"))
+                if everything(facet):
+                    sql.append(kept("split_part(word, '-', 1)::int", "d"))
+                else:
+                    sql.append(
+                        counted("date_part('year', published)::int", facet, cond="published IS NOT NULL")
+                    )
             elif facet == "language":
-                sql.append(counted("language", facet))
+                sql.append(kept("word", "g") if everything(facet) else counted("language", facet))
             elif facet not in kinds:
-                sql.append(counted("split_part(e, ':', 2)", facet, ", unnest(entities) AS e", "e LIKE %s"))
+                if everything(facet):
+                    sql.append(kept("split_part(word, ':', 2)", "e", "word LIKE %s"))
+                else:
+                    sql.append(
+                        counted("split_part(e, ':', 2)", facet, ", unnest(entities) AS e", "e LIKE %s")
+                    )
                 params.append(f"{facet}:%")
         if want_days:
-            sql.append(counted("published", None, cond="published IS NOT NULL"))
+            sql.append(
+                kept("word", "d")
+                if everything(None)
+                else counted("published", None, cond="published IS NOT NULL")
+            )
         head = f"WITH {', '.join(ctes)} " if ctes else ""
         row = self._rows(f"{head}SELECT {', '.join(sql)}", params)[0]
         self._count, rest = row[0], list(row[1:])
