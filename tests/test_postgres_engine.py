@@ -9,7 +9,7 @@ from collections import Counter
 
 import pytest
 from django.conf import settings
-from django.db import connection
+from django.db import connection, transaction
 
 from articles import search
 from articles.search import query as q
@@ -167,6 +167,100 @@ def test_the_first_matches_are_ranked_again_by_idf_and_every_page_follows_one_or
     expected = sorted(first[:8], key=by_idf.index) + first[8:]
     assert expected != first
     assert order(8) == order(8, pages=4) == order(8, pages=3) == order(8, pages=30) == expected
+
+
+def _rarest_first_corpus(backend):
+    """40 reports all naming a rally; "zhanaozen" (the rarest word) once in four of them, and
+    four others naming miners, oil and a strike three times each, which outscore those four."""
+
+    def words(pk):
+        said = ["rally"] * (pk % 3 + 1) + ["zhanaozen"] * (pk % 10 == 0)
+        for word, among in (("miners", {3, 13, 23, 33, 7, 17}), ("oil", {3, 13, 23, 33, 5, 15, 25, 35})):
+            said += [word] * 3 * (pk in among)
+        return " ".join(said + ["strike"] * 3 * (pk in {3, 13, 23, 33, 9, 19, 29, 39}))
+
+    backend.rebuild([doc(pk, f"Report {pk}", words(pk)) for pk in range(1, 41)])
+    return {10, 20, 30, 40}
+
+
+def test_reports_holding_a_querys_rarest_words_are_ranked_first_and_every_page_follows_one_order(
+    backend, monkeypatch
+):
+    """When few reports hold a query's rarest words (`CANDIDATES`), they are ranked first
+    and the other matches after them, each group in the order the whole list would give it;
+    pages of any size, across the boundary too, give the full list's order, every match once."""
+    from articles.search.criteria import Criteria
+    from articles.search.postgres import selection
+
+    rare = _rarest_first_corpus(backend)
+    monkeypatch.setattr(selection, "RERANK", 10**6)
+    query = Criteria(q="rally OR zhanaozen OR miners OR oil OR strike", sort="relevance")
+
+    def order(candidates, pages=None):
+        monkeypatch.setattr(selection, "CANDIDATES", candidates)
+        found = backend.select(query)
+        if pages is None:
+            return list(found.iter_pks())
+        return [pk for start in range(0, 40, pages) for pk in found.pks(start, pages)]
+
+    whole = order(10**6)  # every match ranked together
+    assert sorted(whole) == list(range(1, 41))
+    assert set(whole[:4]) == {3, 13, 23, 33}  # reports without the rare word outscore those with it
+    tiered = order(4)
+    assert tiered == [pk for pk in whole if pk in rare] + [pk for pk in whole if pk not in rare]
+    for size in (1, 3, 4, 7, 40):
+        assert order(4, pages=size) == tiered
+    # when the rarest word's reports are more than CANDIDATES, no tier: the whole list's order
+    assert order(3) == order(3, pages=7) == whole
+
+
+def _rows_read(statements) -> int:
+    """The rows of the document table that `statements` (replayed in order, in one
+    transaction, each SELECT explained and run) read: returned, or removed by a filter or a
+    recheck."""
+    read = 0
+
+    def walk(node):
+        nonlocal read
+        if node.get("Relation Name") == "search_postgres_document":
+            rows = node["Actual Rows"] + node.get("Rows Removed by Filter", 0)
+            rows += node.get("Rows Removed by Index Recheck", 0)
+            read += rows * node["Actual Loops"]
+        for child in node.get("Plans", ()):
+            walk(child)
+
+    with transaction.atomic(), connection.cursor() as cursor:
+        for sql in statements:
+            if sql.lstrip().upper().startswith(("SELECT", "WITH")):
+                cursor.execute(f"EXPLAIN (ANALYZE, FORMAT JSON) {sql}")
+                walk(cursor.fetchone()[0][0]["Plan"])
+            else:
+                cursor.execute(sql)
+    return read
+
+
+def test_a_page_of_a_query_with_rare_words_reads_only_the_reports_holding_them(backend, monkeypatch):
+    """The first page of a query whose rarest words few reports hold reads those reports'
+    document vectors only, not every match's (at 100,000 reports a 20-word query matches
+    nearly all); a page past them reads the others."""
+    from django.test.utils import CaptureQueriesContext
+
+    from articles.search.criteria import Criteria
+    from articles.search.postgres import selection
+
+    _rarest_first_corpus(backend)
+    query = Criteria(q="rally OR zhanaozen OR miners OR oil OR strike", sort="relevance")
+
+    def read(candidates, offset, limit):
+        monkeypatch.setattr(selection, "CANDIDATES", candidates)
+        found = backend.select(query)
+        with CaptureQueriesContext(connection) as captured:
+            found.pks(offset, limit)
+        return _rows_read([c["sql"] for c in captured.captured_queries])
+
+    assert read(4, 0, 3) == 4
+    assert read(10**6, 0, 3) >= 40
+    assert read(4, 2, 5) >= 40
 
 
 def test_each_ranked_part_of_a_query_carries_the_lexemes_its_tsquery_holds(backend):
