@@ -84,3 +84,52 @@ def test_an_index_written_before_the_entity_and_day_counts_gets_them():
     finally:
         call_command("migrate", verbosity=0)
         call_command("flush", verbosity=0, interactive=False)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_index_written_before_the_impact_tiers_gets_them():
+    """Migration 0004 writes an existing index's `impact` as every write since does."""
+    if connection.vendor != "postgresql":
+        pytest.skip("the PostgreSQL engine's tables exist on PostgreSQL only (DATABASE_URL=postgres://...)")
+    from articles.search.postgres.backend import PostgresBackend
+
+    PostgresBackend().rebuild(
+        [
+            {
+                "pk": pk,
+                "title": title,
+                "body": body,
+                "language": "en",
+                "stamp": f"s{pk}",
+                "published": "",
+                "city_ids": [],
+            }
+            for pk, title, body in [
+                (1, "Police police police", "police " * 6),
+                (2, "Police", "The police came; police and police again."),
+                (3, "Strike", "A strike, a police line."),
+                (4, "Report", "Nothing here."),
+            ]
+        ]
+    )
+
+    def impact():
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT article_id, impact::text FROM search_postgres_document ORDER BY 1")
+            return cursor.fetchall()
+
+    written = impact()
+    assert "'polic|1'" in written[0][1] and "'polic|3'" in written[1][1] and written[3][1] == ""
+    try:
+        migrate_to(("search_postgres", "0003_entity_and_day_counts"))
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT count(*) FROM information_schema.columns "
+                "WHERE table_name = 'search_postgres_document' AND column_name = 'impact'"
+            )
+            assert cursor.fetchone()[0] == 0
+        migrate_to(("search_postgres", "0004_impact"))
+        assert impact() == written
+    finally:
+        call_command("migrate", verbosity=0)
+        call_command("flush", verbosity=0, interactive=False)

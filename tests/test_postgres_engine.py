@@ -263,6 +263,91 @@ def test_a_page_of_a_query_with_rare_words_reads_only_the_reports_holding_them(b
     assert read(4, 2, 5) >= 40
 
 
+def _one_word_corpus(backend):
+    """60 reports naming the police 0-3 times in the title and 0-9 times in the body, so
+    that their ts_rank for "police" spans every `IMPACT` tier, ties included: the sizes of
+    the tiers, and the matches in the order of their ts_rank (each with it), read from the
+    database."""
+    from articles.search.postgres.selection import IMPACT, WEIGHTS
+
+    backend.rebuild(
+        [
+            doc(
+                pk,
+                " ".join(["Police"] * (pk % 4) + [f"report {pk}"]),
+                " ".join(["police"] * (pk % 10) + ["rally"]),
+            )
+            for pk in range(1, 61)
+        ]
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT article_id, ts_rank(%s, document, 'polic', 0), "
+            "ARRAY(SELECT t FROM unnest(tsvector_to_array(impact)) AS t WHERE t LIKE 'polic|%%') "
+            "FROM search_postgres_document WHERE document @@ 'polic' "
+            "ORDER BY 2 DESC, article_id",
+            [WEIGHTS],
+        )
+        rows = cursor.fetchall()
+    tiers = Counter()
+    for _, rank, marks in rows:
+        # each report's tier is the first floor its ts_rank reaches, as the database wrote it
+        tier = next((n for n, floor in enumerate(IMPACT, start=1) if rank >= floor), None)
+        assert marks == ([] if tier is None else [f"polic|{tier}"])
+        tiers[tier] += 1
+    return tiers, [pk for pk, _, _ in rows]
+
+
+def test_a_one_word_query_is_listed_by_impact_tiers_in_the_order_of_ranking_every_match(backend):
+    """A one-word query's matches are listed tier by tier (`IMPACT`, each write's `impact`),
+    and the list is exactly the one ranking every match by ts_rank gives: pages of any size,
+    across the tiers' bounds too, the full list alike."""
+    from articles.search.criteria import Criteria
+    from articles.search.postgres.selection import IMPACT, WEIGHTS
+
+    tiers, ranked = _one_word_corpus(backend)
+    assert len(ranked) == 57 and len(tiers) == 4 and min(tiers.values()) >= 5
+    # the database ranks a lexeme for its tier only from three positions on (migration 0004)
+    assert min(IMPACT) > (1 + 1 / 4) / 1.64493406685
+    query = Criteria(q="police", sort="relevance")
+    assert list(backend.select(query).iter_pks()) == ranked
+    for size in (1, 4, 5, 6, 7, 13, 20, 60):
+        found = backend.select(query)
+        assert [pk for start in range(0, 60, size) for pk in found.pks(start, size)] == ranked, size
+    # under a NOT and within a field, the same
+    for text, cond in (("police NOT march", "NOT document @@ 'march'"), ("title:police", "title @@ 'polic'")):
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"SELECT article_id FROM search_postgres_document WHERE document @@ 'polic' AND {cond} "
+                "ORDER BY ts_rank(%s, document, 'polic', 0) DESC, article_id",
+                [WEIGHTS],
+            )
+            expected = [pk for (pk,) in cursor.fetchall()]
+        assert expected
+        found = backend.select(Criteria(q=text, sort="relevance"))
+        assert [pk for start in range(0, 60, 7) for pk in found.pks(start, 7)] == expected, text
+
+
+def test_the_first_page_of_a_common_word_reads_only_its_first_tier(backend):
+    """Page 1 of a one-word query reads the reports of the tiers it needs (through the
+    `impact` index), not every match's document vector."""
+    from django.test.utils import CaptureQueriesContext
+
+    from articles.search.criteria import Criteria
+
+    tiers, ranked = _one_word_corpus(backend)
+
+    def read(offset, limit):
+        found = backend.select(Criteria(q="police", sort="relevance"))
+        with CaptureQueriesContext(connection) as captured:
+            found.pks(offset, limit)
+        return _rows_read([c["sql"] for c in captured.captured_queries])
+
+    assert read(0, tiers[1]) == tiers[1]
+    assert read(0, tiers[1] + 1) == tiers[1] + tiers[2]
+    assert read(len(ranked) - 5, 5) >= len(ranked)
+
+
 def test_each_ranked_part_of_a_query_carries_the_lexemes_its_tsquery_holds(backend):
     """The idf of each ranked part of a query (a word, a phrase, a prefix's words) is read for
     the lexemes the translator wrote into its tsquery: they are exactly those PostgreSQL reads

@@ -23,7 +23,7 @@ from ..base import IndexUnavailable, SearchBackend
 from ..passages import snippets, words_of
 from ..schema import NAME_SEPARATOR, QUERY_FIELDS, SCHEMA_VERSION, id_field
 from .configs import config_for
-from .selection import TABLE, TERMS, PostgresSelection
+from .selection import IMPACT, TABLE, TERMS, WEIGHTS, PostgresSelection
 from .text import initial, plain, prepared, quoted, spelling_words
 from .translate import DEFAULT_CONFIGS, Translator
 
@@ -75,6 +75,10 @@ WITH input AS (
                  AND ts_lexize('russian_stem', w) <> '{{}}'
            )) AS spell
     FROM input
+), weighted AS (
+    SELECT *, setweight(title, 'A') || setweight(city, 'B') || setweight(actor, 'B')
+              || setweight(country, 'B') || setweight(source, 'C') || setweight(body, 'D') AS document
+    FROM analysed
 ), old AS (
     SELECT document, spell, config, language, entities, published
     FROM {TABLE} WHERE article_id = ANY(%s) FOR UPDATE
@@ -82,18 +86,17 @@ WITH input AS (
     DELETE FROM {TABLE} WHERE article_id = ANY(%s)
 ), written AS (
     INSERT INTO {TABLE} (article_id, stamp, language, config, published, entities, document,
-                         title, body, source, city, actor, country, spell)
-    SELECT article_id, stamp, language, config, published, entities,
-           setweight(title, 'A') || setweight(city, 'B') || setweight(actor, 'B')
-           || setweight(country, 'B') || setweight(source, 'C') || setweight(body, 'D'),
-           title, body, source, city, actor, country, spell
-    FROM analysed
+                         title, body, source, city, actor, country, spell, impact)
+    SELECT article_id, stamp, language, config, published, entities, document,
+           title, body, source, city, actor, country, spell,
+           search_postgres_impact(document, %s::real[], %s::real[])
+    FROM weighted
     ON CONFLICT (article_id) DO UPDATE SET
         stamp = excluded.stamp, language = excluded.language, config = excluded.config,
         published = excluded.published, entities = excluded.entities,
         document = excluded.document, title = excluded.title, body = excluded.body,
         source = excluded.source, city = excluded.city, actor = excluded.actor,
-        country = excluded.country, spell = excluded.spell
+        country = excluded.country, spell = excluded.spell, impact = excluded.impact
     RETURNING document, spell, config, language, entities, published
 ), changes AS (
     SELECT 'l' AS kind, unnest(tsvector_to_array(document)) AS word, -1 AS n FROM old
@@ -325,7 +328,7 @@ class PostgresBackend(SearchBackend):
             if not (batch or gone):
                 continue
             columns = _columns(batch)
-            cursor.execute(WRITE, [*columns, [*columns[0], *gone], gone])
+            cursor.execute(WRITE, [*columns, [*columns[0], *gone], gone, WEIGHTS, list(IMPACT)])
 
     def write(self, *, upsert: Iterable[dict], delete: Iterable[int] = (), bulk: bool = False) -> None:
         docs = {int(doc["pk"]): doc for doc in upsert}

@@ -34,6 +34,9 @@ class Document(models.Model):
     country = SearchVectorField()
     #: the document's words, unstemmed, for the spelling vocabulary
     spell = SearchVectorField()
+    #: "lexeme|tier" for each lexeme that ranks the document in one of the first tiers of a
+    #: one-word query (`selection.IMPACT`), for the first page of a common word
+    impact = SearchVectorField(default="")
 
     class Meta:
         db_table = "search_postgres_document"

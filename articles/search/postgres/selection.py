@@ -85,6 +85,13 @@ class _Timed:
 #: ts_rank's weights for D (body), C (source), B (city, actor, country), A (title); tuned on
 #: SciFact's train split (body 0.5: nDCG@10 0.688, 0.25: 0.612, 0.75: 0.705, 1.0: 0.692)
 WEIGHTS = "{0.75, 0.75, 1.0, 1.0}"
+#: The tiers of a one-word query (`PostgresSelection._tiers`): the floors of its ts_rank (with
+#: `WEIGHTS`, `NORMALIZATION`) that each write records in a document's `impact`, for each of
+#: its lexemes, as "lexeme|tier" (the database's `search_postgres_impact`, migration 0004).
+#: At 100,000 reports, "police" is held by 97,964 reports, 11% of them score 0.77 or more,
+#: 2.4% 0.85 or more, 0.05% 0.9 or more; "protest" 47%, 33% and 5%. Changing them, or the
+#: weights, takes a rebuild of the index (`rebuild_index`) for the stored tiers to follow.
+IMPACT = (0.9, 0.85, 0.77)
 #: ts_rank normalisation: none (tests: the more often a report names a word, the higher)
 NORMALIZATION = 0
 #: How many of a query's best matches by one `ts_rank` over all its words are ranked again
@@ -485,15 +492,10 @@ class PostgresSelection(Selection):
         """The statement listing the selection's pks in order (from `offset`, `limit` of them,
         when given) and its parameters."""
         where, params = self._where()
+        if self._by_relevance():
+            return self._relevance(where, params, offset, limit)
         page = [] if offset is None else [int(offset), int(limit)]
         window = "" if offset is None else " OFFSET %s LIMIT %s"
-        if self._by_relevance():
-            first, ranks = self._first()
-            if not self.idfs:
-                order = f"{first} DESC, article_id"
-                sql = f"SELECT article_id FROM {TABLE} WHERE {where} ORDER BY {order}{window}"
-                return sql, [*params, WEIGHTS, *ranks, *page]
-            return self._ranked(where, params, offset, limit)
         if self.criteria.sort == "oldest":
             order = "published ASC NULLS LAST, article_id ASC"
         else:
@@ -502,6 +504,21 @@ class PostgresSelection(Selection):
 
     def _by_relevance(self) -> bool:
         return self.criteria.sort == "relevance" and self.text is not None and bool(self.text.ranks)
+
+    def _relevance(self, where, params, offset, limit, *, held: bool = False) -> tuple[str, list]:
+        """The rows `where` selects in the relevance order: by `_first` for a query of one
+        ranked part, `_ranked` for several. With `held`, each row also says how many rows
+        `where` selects."""
+        if self.idfs:
+            return self._ranked(where, params, offset, limit, held=held)
+        first, ranks = self._first()
+        total = ", count(*) OVER () AS held" if held else ""
+        page = [] if offset is None else [int(offset), int(limit)]
+        window = "" if offset is None else " OFFSET %s LIMIT %s"
+        return (
+            f"SELECT article_id{total} FROM {TABLE} WHERE {where} ORDER BY {first} DESC, article_id{window}",
+            [*params, WEIGHTS, *ranks, *page],
+        )
 
     def _ranked(self, where, params, offset, limit, *, held: bool = False) -> tuple[str, list]:
         """A query of several words: the matches ordered by `first` (one ts_rank over all
@@ -538,18 +555,39 @@ class PostgresSelection(Selection):
             [WEIGHTS, *ranks, *params, RERANK, RERANK, *scored, RERANK, *page],
         )
 
-    def _tiers(self) -> tuple[tuple[str, list], tuple[str, list]] | None:
-        """A query whose rarest words few reports hold (`CANDIDATES`, `self.rare`): the
-        condition and parameters of the reports holding them, ranked first, and of the other
-        matches, ranked after them (each in `_ranked`'s order); None for any other search.
-        Only a page past the first tier reads the second's vectors."""
-        if not (self._by_relevance() and self.idfs and self.rare):
+    def _tiers(self, *, whole: bool = False) -> list[tuple[str, list]] | None:
+        """The relevance order of a search as tiers, each ranked in `_relevance`'s order and
+        listed after the tiers before it (conditions and parameters, the last the matches of
+        no tier before); None for a search ranked in one piece. Only a page past a tier reads
+        the vectors of the next: each but the last is found through a GIN index.
+
+        - A query of one word (one lexeme): its matches by `IMPACT` tier (the `impact`
+          column), highest first. Each tier is the matches whose ts_rank for the word reaches
+          its floor but not the floor before, so the tiers' order is the ranking's own: the
+          list is the one ranking every match gives, and a common word's first page ranks
+          the few reports of its first tiers. The `whole` list (an export, a feed) is ranked
+          in one piece, in the same order.
+        - A query of several words whose rarest words few reports hold (`CANDIDATES`,
+          `self.rare`): the reports holding them, then the other matches."""
+        if not self._by_relevance():
             return None
         where, params = self._where()
-        return (
-            (f"document @@ %s::tsquery AND {where}", [self.rare, *params]),
-            (f"NOT (document @@ %s::tsquery) AND {where}", [self.rare, *params]),
+        ranks = list(dict.fromkeys(self.text.ranks))
+        one_word = (
+            len(ranks) == 1 and len(ranks[0].lexemes) == 1 and ranks[0].tsquery == quoted(ranks[0].lexemes[0])
         )
+        if one_word and not whole:
+            tiers = [quoted(f"{ranks[0].lexemes[0]}|{n}") for n in range(1, len(IMPACT) + 1)]
+            return [
+                *((f"impact @@ %s::tsquery AND {where}", [tier, *params]) for tier in tiers),
+                (f"NOT (impact @@ %s::tsquery) AND {where}", [" | ".join(tiers), *params]),
+            ]
+        if self.idfs and self.rare:
+            return [
+                (f"document @@ %s::tsquery AND {where}", [self.rare, *params]),
+                (f"NOT (document @@ %s::tsquery) AND {where}", [self.rare, *params]),
+            ]
+        return None
 
     def pks(self, offset: int, limit: int) -> list[int]:
         tiers = self._tiers()
@@ -563,27 +601,31 @@ class PostgresSelection(Selection):
         return [pk for (pk,) in rows]
 
     def _tiered_pks(self, tiers, offset: int, limit: int) -> list[int]:
-        (few, few_params), (rest, rest_params) = tiers
-        # The first tier found through the GIN index (its rare words), never by a scan.
-        sql, params = self._ranked(few, few_params, offset, limit, held=True)
-        rows = self._rows(sql, params, budget=True)
-        if rows:
-            held = rows[0][1]
-        elif offset == 0:
-            held = 0
-        else:
-            held = self._rows(f"SELECT count(*) FROM {TABLE} WHERE {few}", few_params)[0][0]
-        found = [pk for pk, _ in rows]
-        if offset + limit <= held:
-            return found
-        start = max(0, offset - held)
-        sql, params = self._ranked(rest, rest_params, start, offset + limit - max(offset, held))
-        return found + [pk for (pk,) in self._rows(sql, params, budget=True, ordered=True)]
+        found, before = [], 0  # before: the rows of the tiers passed
+        for n, (where, params) in enumerate(tiers):
+            start = max(0, offset - before)  # the page's first row within this tier
+            if n == len(tiers) - 1:
+                sql, params = self._relevance(where, params, start, limit - len(found))
+                return found + [pk for (pk,) in self._rows(sql, params, budget=True, ordered=True)]
+            # A tier but the last is found through its GIN index, never by a scan.
+            sql, sql_params = self._relevance(where, params, start, limit - len(found), held=True)
+            rows = self._rows(sql, sql_params, budget=True)
+            if rows:
+                held = rows[0][1]
+            elif start == 0:
+                held = 0
+            else:
+                held = self._rows(f"SELECT count(*) FROM {TABLE} WHERE {where}", params)[0][0]
+            found += [pk for pk, _ in rows]
+            before += held
+            if len(found) == limit or offset + limit <= before:
+                return found
+        return found
 
     def iter_pks(self, chunk: int = 500):
-        tiers = self._tiers()
+        tiers = self._tiers(whole=True)
         statements = (
-            [self._ranked(where, params, None, None) for where, params in tiers]
+            [self._relevance(where, params, None, None) for where, params in tiers]
             if tiers is not None
             else [self._ordered()]
         )
