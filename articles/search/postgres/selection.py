@@ -107,7 +107,7 @@ RERANK = 1000
 #: first, the others after them (`PostgresSelection._tiers`): the rarest words are taken,
 #: rarest first, while the reports holding them number at most `CANDIDATES` (by the
 #: vocabulary's counts). Ranking reads each ranked report's document vector back from TOAST
-#: (about 9 microseconds a report): a 20-word query matches nearly every report, and ranking
+#: (4-5 microseconds a report): a 20-word query matches nearly every report, and ranking
 #: them all took 0.8-2 s at 100,000 reports; these few are ranked in a few milliseconds. A
 #: report holding none of the rare words scores at most the idf of the words it does hold,
 #: all of them common ones, which is seldom enough to pass one holding a rare word.
