@@ -41,29 +41,27 @@ def test_name_keys_fold_separators_and_collisions_are_proposed_not_merged():
         migrate_to(MigrationExecutor(connection).loader.graph.leaf_nodes("articles")[0])
 
 
+def index_reports(reports: list[dict]) -> None:
+    """The PostgreSQL engine's index of `reports` (pk and any document fields), written as a
+    rebuild writes it."""
+    from articles.search.postgres.backend import PostgresBackend
+
+    base = {"title": "", "body": "", "language": "en", "published": "", "city_ids": []}
+    PostgresBackend().rebuild(
+        [{**base, "title": f"Report {r['pk']}", "stamp": f"s{r['pk']}", **r} for r in reports]
+    )
+
+
 @pytest.mark.django_db(transaction=True)
 def test_an_index_written_before_the_entity_and_day_counts_gets_them():
     if connection.vendor != "postgresql":
         pytest.skip("the PostgreSQL engine's tables exist on PostgreSQL only (DATABASE_URL=postgres://...)")
-    from articles.search.postgres.backend import PostgresBackend
-
-    PostgresBackend().rebuild(
+    index_reports(
         [
-            {
-                "pk": pk,
-                "title": f"Report {pk}",
-                "body": "",
-                "language": "en",
-                "stamp": f"s{pk}",
-                "published": published,
-                "city_ids": cities,
-            }
-            for pk, published, cities in [
-                (1, "2020-06-10", [3]),
-                (2, "2020-06-10", [3, 4]),
-                (3, "2021-01-02", []),
-                (4, "", [4]),
-            ]
+            {"pk": 1, "published": "2020-06-10", "city_ids": [3]},
+            {"pk": 2, "published": "2020-06-10", "city_ids": [3, 4]},
+            {"pk": 3, "published": "2021-01-02"},
+            {"pk": 4, "city_ids": [4]},
         ]
     )
 
@@ -91,25 +89,12 @@ def test_an_index_written_before_the_impact_tiers_gets_them():
     """Migration 0004 writes an existing index's `impact` as every write since does."""
     if connection.vendor != "postgresql":
         pytest.skip("the PostgreSQL engine's tables exist on PostgreSQL only (DATABASE_URL=postgres://...)")
-    from articles.search.postgres.backend import PostgresBackend
-
-    PostgresBackend().rebuild(
+    index_reports(
         [
-            {
-                "pk": pk,
-                "title": title,
-                "body": body,
-                "language": "en",
-                "stamp": f"s{pk}",
-                "published": "",
-                "city_ids": [],
-            }
-            for pk, title, body in [
-                (1, "Police police police", "police " * 6),
-                (2, "Police", "The police came; police and police again."),
-                (3, "Strike", "A strike, a police line."),
-                (4, "Report", "Nothing here."),
-            ]
+            {"pk": 1, "title": "Police police police", "body": "police " * 6},
+            {"pk": 2, "title": "Police", "body": "The police came; police and police again."},
+            {"pk": 3, "title": "Strike", "body": "A strike, a police line."},
+            {"pk": 4, "title": "Report", "body": "Nothing here."},
         ]
     )
 

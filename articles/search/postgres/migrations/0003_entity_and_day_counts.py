@@ -2,7 +2,12 @@
 "2020-06-10") documents from now on: the counts of an index written before, from its
 documents, with writers held off while they are counted. On other databases, nothing."""
 
+from importlib import import_module
+
 from django.db import migrations
+
+# The engine's migrations run their SQL on PostgreSQL only, as the first one does.
+_run = import_module("articles.search.postgres.migrations.0001_initial")._run
 
 COUNT = [
     "LOCK TABLE search_postgres_document IN SHARE MODE",
@@ -14,20 +19,10 @@ COUNT = [
        WHERE published IS NOT NULL GROUP BY 2
        ON CONFLICT (kind, word) DO UPDATE SET ndoc = excluded.ndoc""",
 ]
-
-
-def count(apps, schema_editor):
-    if schema_editor.connection.vendor == "postgresql":
-        for statement in COUNT:
-            schema_editor.execute(statement)
-
-
-def forget(apps, schema_editor):
-    if schema_editor.connection.vendor == "postgresql":
-        schema_editor.execute("DELETE FROM search_postgres_term WHERE kind IN ('e', 'd')")
+FORGET = ["DELETE FROM search_postgres_term WHERE kind IN ('e', 'd')"]
 
 
 class Migration(migrations.Migration):
     dependencies = [("search_postgres", "0002_language_counts")]
 
-    operations = [migrations.RunPython(count, forget)]
+    operations = [migrations.RunPython(_run(COUNT), _run(FORGET))]

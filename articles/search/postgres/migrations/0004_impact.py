@@ -5,8 +5,13 @@ function that writes them is the database's, so that every writer (the sync path
 rebuild, this migration for an index written before) computes them alike. On other
 databases, nothing."""
 
+from importlib import import_module
+
 import django.contrib.postgres.search
 from django.db import migrations
+
+# The engine's migrations run their SQL on PostgreSQL only, as the first one does.
+_run = import_module("articles.search.postgres.migrations.0001_initial")._run
 
 # Frozen here: the tiers and the weights this migration writes an existing index's impact
 # with (articles/search/postgres/selection.py, IMPACT and WEIGHTS, when it was written).
@@ -40,16 +45,6 @@ DROP = [
     "ALTER TABLE search_postgres_document DROP COLUMN IF EXISTS impact",
     "DROP FUNCTION IF EXISTS search_postgres_impact(tsvector, real[], real[])",
 ]
-
-
-def _run(statements):
-    def run(apps, schema_editor):
-        if schema_editor.connection.vendor != "postgresql":
-            return
-        for statement in statements:
-            schema_editor.execute(statement)
-
-    return run
 
 
 class Migration(migrations.Migration):
