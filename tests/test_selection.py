@@ -323,6 +323,102 @@ def test_array_scores_equal_whooshs_own_scores(tmp_path):
     backend.close()
 
 
+@pytest.mark.parametrize("position_arrays", [True, False], ids=["position-arrays", "whoosh-blocks"])
+def test_phrases_match_and_score_as_whooshs_own_span_matching(tmp_path, monkeypatch, position_arrays):
+    """Phrases are matched over their words' positions as sorted arrays (columns.phrase) and
+    scored as arrays (ranking.py), never span by span through Whoosh's matchers. Documents
+    and scores must be those of Whoosh's own SpanNear2 and collector: adjacent words, words
+    across stop words, a word twice, three words, a phrase in a title, slops of 1-3 words,
+    across segments, with deletions; positions read from a segment's arrays or, where it
+    has none, from Whoosh's blocks."""
+    from whoosh import query as wq
+    from whoosh.query.spans import SpanNear2
+
+    from articles.search import query as q
+    from articles.search.whoosh import arrays
+    from articles.search.whoosh import columns as columns_module
+    from articles.search.whoosh.columns import _positions_of
+    from articles.search.whoosh.ranking import word_leaves, word_scores
+
+    monkeypatch.setattr(arrays, "MIN_SEGMENT_DOCS", 100 if position_arrays else 10**9)
+    monkeypatch.setattr(arrays, "MIN_DOCS", 5)
+    monkeypatch.setattr(columns_module, "POSITIONS_KEPT", 50)  # some lists decoded each time
+    rng = random.Random(11)
+    words = "police fired tear gas at the protesters in almaty police strike workers court".split()
+
+    def doc(pk):
+        body = " ".join(rng.choice(words) for _ in range(rng.randint(5, 300)))
+        return {
+            "pk": pk,
+            "title": " ".join(rng.choice(words) for _ in range(rng.randint(2, 6))),
+            "body": body,
+            "city": "Almaty ; Alma-Ata" if pk % 4 == 0 else "",
+            "language": "en",
+            "stamp": str(pk),
+        }
+
+    backend = WhooshBackend(tmp_path / "index")
+    backend.rebuild(doc(pk) for pk in range(1, 600))
+    backend._open_searcher()
+    for (segment, _offset), reader in zip(backend._columns.segments, backend._columns.readers, strict=True):
+        assert (segment.arrays is not None) == position_arrays
+        if segment.arrays is not None:  # the arrays hold Whoosh's positions exactly
+            for field, term in (("body", "polic"), ("body", "fire"), ("title", "strike"), ("city", "alma")):
+                held = segment.arrays.get_positions(field, term)
+                decoded = _positions_of(reader.postings(field, term))
+                assert [a.tolist() for a in held] == [a.tolist() for a in decoded]
+    backend.write(upsert=[doc(pk) for pk in (3, 500, 900, 901)], delete=[10, 11, 12])
+    searcher = backend._open_searcher()
+    columns = backend._columns
+    assert searcher.reader().has_deletions() and len(columns.segments) > 1
+    spans = []
+    real = SpanNear2.SpanNear2Matcher._get_spans
+    monkeypatch.setattr(SpanNear2.SpanNear2Matcher, "_get_spans", lambda m: spans.append(1) or real(m))
+
+    for field, terms, slop in [
+        ("body", ["polic", "fire"], 1),
+        ("body", ["polic", "polic"], 1),
+        ("body", ["tear", "gas", "protest"], 1),
+        ("body", ["fire", "protest"], 2),
+        ("body", ["strike", "court"], 3),
+        ("title", ["polic", "strike"], 1),
+        ("city", ["alma", "ata"], 1),
+    ]:
+        phrase = wq.Phrase(field, terms, slop=slop)
+        whoosh = set(searcher.docs_for_query(phrase))
+        assert whoosh and len(whoosh) < columns.n, (terms, slop)
+        spans.clear()
+        found = columns.phrase(field, terms, slop)  # deleted documents included, as postings
+        assert set(found[columns.live[found]].tolist()) == whoosh, (field, terms, slop)
+        assert not spans
+
+    for text in (
+        '"police fired"',
+        '"fired at the protesters"',  # "at the": stop words, not in the index
+        '"police police" strike',
+        '"tear gas" OR "workers court"',
+        'title:"police strike"',
+        '"tear gas protesters" almaty',
+    ):
+        built, _minimum = backend.translator(searcher).build(q.parse(text))
+        leaves = word_leaves(built)
+        assert leaves and any(len(leaf) == 4 for leaf in leaves), text
+        spans.clear()
+        scores = word_scores(searcher, columns, leaves)
+        assert not spans
+        whoosh = {hit.docnum: hit.score for hit in searcher.search(built, limit=None)}
+        assert whoosh, text
+        for docnum, score in whoosh.items():
+            assert scores[docnum] == pytest.approx(score, rel=1e-9), (text, docnum)
+        spans.clear()
+        selection = backend.select(Criteria(q=text, sort="relevance"))
+        assert set(np.flatnonzero(selection.mask).tolist()) == set(whoosh), text
+        best = sorted(whoosh, key=lambda d: (-whoosh[d], d))[:20]
+        assert selection.pks(0, 20) == [int(searcher.stored_fields(d)["pk"]) for d in best], text
+        assert not spans, text
+    backend.close()
+
+
 def test_a_selection_of_the_whole_archive_and_its_facets(index):
     from . import factories as f
 

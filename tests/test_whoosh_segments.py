@@ -449,6 +449,66 @@ def test_posting_arrays_hold_whooshs_lists_and_give_the_same_answers(tmp_path, m
     writer.close()
 
 
+def test_arrays_written_before_positions_are_read_until_a_bulk_write_renews_them(tmp_path, monkeypatch):
+    """An index whose arrays were written before they held positions (version 1) keeps
+    using them for its posting lists, reads its phrases' positions from Whoosh's blocks
+    with the same answers, and gets positions at its next bulk write."""
+    import json
+    import random
+
+    from articles.search.criteria import Criteria
+    from articles.search.whoosh import arrays
+    from articles.search.whoosh import columns as columns_module
+
+    monkeypatch.setattr(arrays, "MIN_SEGMENT_DOCS", 100)
+    monkeypatch.setattr(arrays, "MIN_DOCS", 20)
+    rng = random.Random(5)
+    words = "police fired tear gas protesters strike workers court".split()
+    path = tmp_path / "idx"
+    writer = WhooshBackend(path)
+    writer.rebuild(
+        doc(pk, f"Report {pk}", " ".join(rng.choices(words, k=rng.randint(3, 60)))) for pk in range(1, 301)
+    )
+    queries = [
+        Criteria(q='"tear gas"', sort="relevance"),
+        Criteria(q='"police fired" strike', sort="relevance"),
+    ]
+
+    def answers():
+        reader = WhooshBackend(path)
+        try:
+            reader._open_searcher()
+            versions = [c.arrays.version for c, _ in reader._columns.segments if c.arrays is not None]
+            found = []
+            for criteria in queries:
+                selection = reader.select(criteria)
+                found.append((selection.count(), selection.pks(0, 50)))
+            return versions, found
+        finally:
+            reader.close()
+            columns_module.forget_segments(set())
+
+    versions, current = answers()
+    assert versions and set(versions) == {arrays.VERSION} and all(count for count, _ in current)
+    for table_path in path.glob("*.arrays.terms.json"):  # as version 1 wrote them
+        table = json.loads(table_path.read_text())
+        table["version"] = 1
+        del table["positions"]
+        table["fields"] = {
+            f: {t: where[:2] for t, where in terms.items()} for f, terms in table["fields"].items()
+        }
+        table_path.write_text(json.dumps(table))
+        Path(str(table_path).removesuffix(".terms.json") + ".pos.npy").unlink()
+    versions, older = answers()
+    assert versions and set(versions) == {1}
+    assert older == current
+    writer.write(upsert=[doc(1_000, "Report", "tear gas")], bulk=True)
+    versions, renewed = answers()
+    assert versions and set(versions) == {arrays.VERSION}
+    assert [count for count, _ in renewed] == [current[0][0] + 1, current[1][0]]
+    writer.close()
+
+
 def test_integer_columns_are_read_whole_as_whoosh_reads_them_one_by_one(tmp_path):
     """pk_number and date (signed 64-bit NUMERIC columns) read as one slice of the file,
     equal to Whoosh's own column reader, in a rebuild's segment and a save's compound one,

@@ -13,9 +13,15 @@ commit):
 
 - `.arrays.ids.npy`: document numbers (int32), list after list;
 - `.arrays.tf.npy`: the term's frequency in each (uint16, whole numbers);
+- `.arrays.pos.npy`: for the fields that keep positions (title, body, the names), each
+  posting's positions of the term, ascending, list after list (uint16, or uint32 for a
+  segment holding a position past 65,535): the phrases' positions (columns.py), which
+  Whoosh would decode posting by posting and compare span by span in Python;
 - `.arrays.terms.json`: version, the segment's document count and, per field and term,
-  where its list starts and how long it is. Written last: a segment without it (a process
-  killed half-way) is read from Whoosh's blocks, and its arrays are written again.
+  where its list starts, how long it is and, for a field with positions, where its
+  positions start (a posting's count of them is its tf). Written last: a segment without
+  it (a process killed half-way) is read from Whoosh's blocks, and its arrays are written
+  again.
 
 Every web worker maps the same files (`numpy.load(mmap_mode="r")`): no decoding, one copy in
 the page cache. The arrays are derived data like the rest of the index: dropped with their
@@ -34,7 +40,9 @@ import numpy as np
 
 logger = logging.getLogger(__name__)
 
-VERSION = 1
+VERSION = 2
+#: Versions still read. The next bulk write or rebuild writes older ones again as VERSION.
+READABLE = (1, 2)
 #: Segments smaller than this keep Whoosh's blocks alone (a save's, a tier's merge).
 MIN_SEGMENT_DOCS = 5_000
 #: Lists shorter than this are a block or two of Whoosh's: cheap enough to read there.
@@ -51,17 +59,28 @@ def _base(folder: Path, segment_id: str) -> Path:
 class SegmentArrays:
     """The arrays of one segment, mapped read-only."""
 
-    def __init__(self, ids: np.ndarray, tf: np.ndarray, terms: dict):
+    def __init__(self, ids: np.ndarray, tf: np.ndarray, terms: dict, positions: np.ndarray, version: int):
         # Plain arrays over the same mapped memory: slicing a numpy.memmap costs 10 us,
         # and a segment's entities alone are thousands of lists.
         self.ids, self.tf, self.terms = np.asarray(ids), np.asarray(tf), terms
+        self.positions, self.version = np.asarray(positions), version
 
     def get(self, field: str, term: str) -> tuple[np.ndarray, np.ndarray] | None:
         where = self.terms.get(field, {}).get(term)
         if where is None:
             return None
-        start, count = where
+        start, count = where[0], where[1]
         return self.ids[start : start + count], self.tf[start : start + count]
+
+    def get_positions(self, field: str, term: str) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+        """(documents, each one's count of positions, the positions list after list), or
+        None when the term's positions are not here."""
+        where = self.terms.get(field, {}).get(term)
+        if where is None or len(where) < 3:
+            return None
+        start, count, at = where
+        tf = self.tf[start : start + count]
+        return self.ids[start : start + count], tf, self.positions[at : at + int(tf.sum(dtype=np.int64))]
 
     def covers(self, field: str) -> bool:
         return field in self.terms
@@ -75,47 +94,92 @@ def load(folder, segment_id: str, doc_count: int) -> SegmentArrays | None:
     base = _base(folder, segment_id)
     try:
         with open(f"{base}.terms.json") as handle:
+            stamp = os.fstat(handle.fileno()).st_mtime_ns
             table = json.load(handle)
-        if table.get("version") != VERSION or table.get("doc_count") != doc_count:
+        version = table.get("version")
+        if version not in READABLE or table.get("doc_count") != doc_count:
             return None
         ids = np.load(f"{base}.ids.npy", mmap_mode="r")
         tf = np.load(f"{base}.tf.npy", mmap_mode="r")
+        # Version 1 has no positions: its phrases are read from Whoosh's blocks.
+        positions = (
+            np.load(f"{base}.pos.npy", mmap_mode="r") if version >= 2 else np.zeros(0, dtype=np.uint16)
+        )
     except (OSError, ValueError):
         return None
-    if len(ids) != table["postings"] or len(tf) != table["postings"]:
+    if (
+        len(ids) != table["postings"]
+        or len(tf) != table["postings"]
+        or len(positions) != table.get("positions", 0)
+    ):
         return None
-    return SegmentArrays(ids, tf, table["fields"])
+    found = SegmentArrays(ids, tf, table["fields"], positions, version)
+    found.stamp = stamp
+    return found
 
 
-def write(folder, reader, fields: dict[str, int], postings_of) -> int:
+def renewed(folder, segment_id: str, found: SegmentArrays) -> bool:
+    """Whether the segment's arrays on disk were written again since `found` was read (a
+    bulk write renews arrays of an older version)."""
+    try:
+        return os.stat(f"{_base(folder, segment_id)}.terms.json").st_mtime_ns != found.stamp
+    except OSError:
+        return False
+
+
+def _positional(reader, field: str) -> bool:
+    found = reader.schema[field].format
+    return bool(found and found.supports("positions"))
+
+
+def write(folder, reader, fields: dict[str, int], postings_of, positions_of) -> int:
     """Write the arrays of `reader`'s segment (a SegmentReader): for each field, the lists
-    of at least `fields[field]` documents, read with `postings_of(matcher)`. Returns the
+    of at least `fields[field]` documents, read with `postings_of(matcher)`, and for a field
+    with positions, with `positions_of(matcher)` (documents, counts, positions). Returns the
     number of postings written. Temporary files first, the table last."""
     base = _base(folder, reader.segment().segment_id())
     table: dict[str, dict[str, list[int]]] = {}
-    id_parts, tf_parts, start = [], [], 0
+    id_parts, tf_parts, position_parts, start, at = [], [], [], 0, 0
     for field, min_docs in fields.items():
         if field not in reader.schema or not reader.schema[field].indexed:
             continue
         entries = table.setdefault(field, {})
+        positional = _positional(reader, field)
         for text, info in reader.iter_field(field):
             if info.doc_frequency() < min_docs:
                 continue
-            ids, weights = postings_of(reader.postings(field, text))
             term = text.decode() if isinstance(text, bytes) else text
+            if positional:
+                ids, counts, positions = positions_of(reader.postings(field, text))
+                weights = counts
+            else:
+                ids, weights = postings_of(reader.postings(field, text))
             entries[term] = [start, len(ids)]
+            if positional and len(counts) and counts.max() <= TF_MAX:
+                entries[term].append(at)
+                position_parts.append(positions)
+                at += len(positions)
             id_parts.append(ids.astype(np.int32))
             tf_parts.append(np.minimum(weights, TF_MAX).astype(np.uint16))
             start += len(ids)
     ids = np.concatenate(id_parts) if id_parts else np.zeros(0, dtype=np.int32)
     tf = np.concatenate(tf_parts) if tf_parts else np.zeros(0, dtype=np.uint16)
-    for suffix, array in ((".ids.npy", ids), (".tf.npy", tf)):
+    positions = np.concatenate(position_parts) if position_parts else np.zeros(0, dtype=np.int64)
+    wide = len(positions) and positions.max() > np.iinfo(np.uint16).max
+    positions = positions.astype(np.uint32 if wide else np.uint16)
+    for suffix, array in ((".ids.npy", ids), (".tf.npy", tf), (".pos.npy", positions)):
         with open(f"{base}{suffix}.tmp", "wb") as handle:
             np.save(handle, array)
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(f"{base}{suffix}.tmp", f"{base}{suffix}")
-    header = {"version": VERSION, "doc_count": reader.doc_count_all(), "postings": start, "fields": table}
+    header = {
+        "version": VERSION,
+        "doc_count": reader.doc_count_all(),
+        "postings": start,
+        "positions": at,
+        "fields": table,
+    }
     with open(f"{base}.terms.json.tmp", "w") as handle:
         json.dump(header, handle, separators=(",", ":"))
         handle.flush()

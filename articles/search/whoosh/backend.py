@@ -43,7 +43,7 @@ from ..schema import (
 )
 from . import arrays, vocabulary
 from .analysis import SPELLING_PATTERN, TOKEN_PATTERN, TokenCache, build_schema
-from .columns import Columns, _postings_of
+from .columns import Columns, _positions_of, _postings_of
 from .highlight import snippets
 from .parallel import ParallelWriter
 from .ranking import top, weighting, word_scores
@@ -607,6 +607,7 @@ class WhooshBackend(SearchBackend):
         for segments the index no longer holds. Called with the writer lock held, after a
         commit: the index is complete without them, so a failure is logged, not raised."""
         fields = {TEXT_FIELD: arrays.MIN_DOCS, PREFIX_FIELD: arrays.MIN_DOCS}
+        fields.update({field: arrays.MIN_DOCS for field in QUERY_FIELDS})  # with positions: phrases
         fields.update({id_field(kind): 1 for kind in self.kinds})
         try:
             reader = self._open_index().reader()
@@ -615,8 +616,11 @@ class WhooshBackend(SearchBackend):
                 for leaf in leaves:
                     segment_id = leaf.segment().segment_id()
                     n = leaf.doc_count_all()
-                    if n >= arrays.MIN_SEGMENT_DOCS and not arrays.load(self.path, segment_id, n):
-                        arrays.write(self.path, leaf, fields, _postings_of)
+                    if n < arrays.MIN_SEGMENT_DOCS:
+                        continue
+                    found = arrays.load(self.path, segment_id, n)
+                    if found is None or found.version < arrays.VERSION:
+                        arrays.write(self.path, leaf, fields, _postings_of, _positions_of)
                 keep = {leaf.segment().segment_id() for leaf in leaves}
                 arrays.remove_others(self.path, keep)
             finally:

@@ -12,9 +12,14 @@ searcher numbers them (a segment's offset plus its own number).
   `bincount`) and, through the kind's indexed ids field, the documents of one entity;
 - `postings(field, term)`: the documents holding a term, read block by block and cached;
   `weighted(field, term)` adds the term's frequencies and the documents' field lengths, all
-  BM25 needs to score the term without Whoosh's per-document matchers (ranking.py).
+  BM25 needs to score the term without Whoosh's per-document matchers (ranking.py);
+- `phrase(field, words, slop)`: the documents holding the words in order, each within
+  `slop` positions of the one before (Whoosh's ordered SpanNear2), matched over the words'
+  positions as sorted arrays instead of span by span.
 """
 
+import itertools
+import pickle
 import threading
 from collections import Counter, OrderedDict
 from dataclasses import dataclass
@@ -31,6 +36,14 @@ from . import arrays
 _LOCK = threading.Lock()
 _SEGMENTS: dict[tuple[str, int], "SegmentColumns"] = {}
 POSTINGS_CACHE = 4096  # (segment, field, term) entries per segment
+#: Positions decoded from Whoosh's blocks are kept for lists of at most this many.
+POSITIONS_KEPT = 1 << 16
+
+
+def _keys(ids: np.ndarray, counts: np.ndarray, positions: np.ndarray) -> np.ndarray:
+    """Postings' positions as sorted int64 keys: document * 2**32 + position."""
+    docs = np.repeat(ids.astype(np.int64), counts.astype(np.int64))
+    return (docs << 32) | positions.astype(np.int64)
 
 
 def _ids_of(matcher) -> np.ndarray:
@@ -75,6 +88,66 @@ def _postings_of(matcher) -> tuple[np.ndarray, np.ndarray]:
     if not blocks:
         return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float64)
     return np.concatenate(blocks), np.concatenate(weights)
+
+
+def _positions_of(matcher) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Every document number of a posting list of a field with positions, each one's count
+    of positions, and the positions, list after list (int64), read a block at a time as
+    `_postings_of` reads the documents."""
+    if (
+        isinstance(matcher, FilterMatcher)
+        and matcher.boost == 1
+        and hasattr(matcher.child, "_read_ids")
+        and isinstance(matcher._ids, set | frozenset)
+    ):
+        ids, counts, positions = _positions_of(matcher.child)
+        listed = np.fromiter(matcher._ids, dtype=np.int64, count=len(matcher._ids))
+        keep = np.isin(ids, listed, invert=matcher._exclude)
+        return ids[keep], counts[keep], positions[np.repeat(keep, counts)]
+    parts = []
+    while matcher.is_active():
+        if hasattr(matcher, "_read_ids") and not matcher._byteids:
+            ids, _weights = _block_of(matcher)
+            matcher._read_values()
+            counts, positions = _decoded_positions(matcher._values)
+            matcher._next_block()
+        else:
+            found = matcher.value_as("positions")
+            ids, counts = np.array([matcher.id()]), np.array([len(found)])
+            positions = np.asarray(found, dtype=np.int64)
+            matcher.next()
+        parts.append((ids, counts, positions))
+    if not parts:
+        empty = np.zeros(0, dtype=np.int64)
+        return empty, empty, empty
+    return tuple(np.concatenate(p) for p in zip(*parts, strict=True))
+
+
+#: How Whoosh's Positions format encodes a posting's positions: the count as 4 bytes, then
+#: the list of deltas pickled with protocol 2 (whoosh/formats.py, `Positions.encode`).
+_PICKLE_2 = b"\x80\x02"
+
+
+def _decoded_positions(values) -> tuple[np.ndarray, np.ndarray]:
+    """The positions of a block's postings: (each one's count, all of them in order). The
+    pickles of the block's delta lists are joined into one pickle of a list of them and
+    loaded in one call, where Whoosh unpickles each posting's on its own."""
+    bodies = []
+    for value in values:
+        body = value[4:]
+        if not (body.startswith(_PICKLE_2) and body.endswith(b".")):
+            # Not the encoding above: decode each as Whoosh does.
+            lists = [pickle.loads(v[4:] if v.endswith(b".") else v[4:] + b".") for v in values]
+            break
+        bodies.append(body[2:-1])
+    else:
+        lists = pickle.loads(b"\x80\x02](" + b"".join(bodies) + b"e.")
+    counts = np.fromiter(map(len, lists), dtype=np.int64, count=len(lists))
+    deltas = np.fromiter(itertools.chain.from_iterable(lists), dtype=np.int64, count=int(counts.sum()))
+    running = np.cumsum(deltas)
+    starts = np.cumsum(counts) - counts
+    # Each list's deltas start again from 0: take away what the lists before it added.
+    return counts, running - np.repeat(running[starts] - deltas[starts], counts)
 
 
 def _block_of(matcher) -> tuple[np.ndarray, np.ndarray]:
@@ -242,6 +315,30 @@ class SegmentColumns:
                 self._postings.popitem(last=False)
         return found
 
+    def positions(self, reader, field: str, term: str) -> np.ndarray:
+        """Where `term` is in `field` in this segment's documents, as sorted keys: the
+        document number times 2**32 plus the position. From the segment's arrays when they
+        hold the term (nothing kept: they are mapped), else decoded from Whoosh's blocks
+        and kept with the posting lists when short (a save's segment, a rare word)."""
+        found = self.arrays.get_positions(field, term) if self.arrays is not None else None
+        if found is not None:
+            return _keys(*found)
+        key = (field, term, "positions")
+        with self._plock:
+            keys = self._postings.get(key)
+            if keys is not None:
+                self._postings.move_to_end(key)
+                return keys
+        if (field, term) not in reader:
+            return np.zeros(0, dtype=np.int64)
+        keys = _keys(*_positions_of(reader.postings(field, term)))
+        if len(keys) <= POSITIONS_KEPT:
+            with self._plock:
+                self._postings[key] = keys
+                if len(self._postings) > POSTINGS_CACHE:
+                    self._postings.popitem(last=False)
+        return keys
+
     def lengths(self, reader, field: str) -> np.ndarray:
         """Each document's length in `field`, as Whoosh stores it (rounded to one byte)."""
         with self._plock:
@@ -257,15 +354,26 @@ def segment_columns(reader, kinds, languages, folder=None) -> SegmentColumns:
     """A segment's arrays, read once per process and shared by every generation that keeps
     the segment (its deletions live in the generation's live mask, not here). Its posting
     arrays on disk (in `folder`: arrays.py) are looked for again by each new
-    generation until they are there: they are written just after the segment."""
+    generation until they are there (they are written just after the segment), and read
+    again once arrays of an older version have been written anew (a stat per generation)."""
     segment_id, n = reader.segment().segment_id(), reader.doc_count_all()
     key = (segment_id, n)
     with _LOCK:
         found = _SEGMENTS.get(key)
     looked_up = None
-    if folder is not None and n >= arrays.MIN_SEGMENT_DOCS and (found is None or found.arrays is None):
-        looked_up = arrays.load(folder, segment_id, n)
-    if found is None or found.language_names != list(languages) or (looked_up and not found.arrays):
+    if folder is not None and n >= arrays.MIN_SEGMENT_DOCS:
+        older = found is not None and found.arrays is not None and found.arrays.version < arrays.VERSION
+        if (
+            found is None
+            or found.arrays is None
+            or (older and arrays.renewed(folder, segment_id, found.arrays))
+        ):
+            looked_up = arrays.load(folder, segment_id, n)
+    if (
+        found is None
+        or found.language_names != list(languages)
+        or (looked_up and looked_up is not found.arrays)
+    ):
         found = SegmentColumns(reader, kinds, languages, looked_up)
         with _LOCK:
             _SEGMENTS[key] = found
@@ -344,6 +452,30 @@ class Columns:
         if not ids:
             return (np.zeros(0, dtype=np.int64), *(np.zeros(0, dtype=np.float64),) * 2)
         return np.concatenate(ids), np.concatenate(weights).astype(np.float64), np.concatenate(lengths)
+
+    def phrase(self, field: str, words, slop: int) -> np.ndarray:
+        """Global document numbers (deleted ones included) holding `words` in `field` in
+        order, each word 1 to `slop` positions after the one before, as Whoosh's Phrase
+        (an ordered SpanNear2 with mindist 1) matches them: slop 1 is "adjacent"."""
+        parts = []
+        for (c, offset), reader in zip(self.segments, self.readers, strict=True):
+            ends = None
+            for word in words:
+                keys = c.positions(reader, field, word)
+                if ends is not None:
+                    # The last place the phrase so far ends before each place of the word:
+                    # the word continues the phrase when that is at most `slop` before it
+                    # (keys of another document are 2**32 apart at least).
+                    before = np.searchsorted(ends, keys, side="left") - 1
+                    near = before >= 0
+                    near[near] = keys[near] - ends[before[near]] <= slop
+                    keys = keys[near]
+                ends = keys
+                if not len(ends):
+                    break
+            if ends is not None and len(ends):
+                parts.append(np.unique(ends >> 32) + offset)
+        return np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64)
 
     def mask_of(self, field: str, terms) -> np.ndarray:
         mask = np.zeros(self.n, dtype=bool)

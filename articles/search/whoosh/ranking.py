@@ -4,8 +4,9 @@ computed over whole posting lists in numpy for queries made only of words.
 Whoosh scores a document at a time in Python: a pasted 20-word claim, each word searched in
 the text, its prefix and the names, took 130-300 ms at 5,000 documents. Such a query's score
 is a plain sum over its words, so `word_scores` adds up each word's BM25 over its posting list
-as arrays (a few milliseconds) and ranks the allowed documents by it. Queries with phrases,
-NOT or expansions keep Whoosh's own collector.
+as arrays (a few milliseconds) and ranks the allowed documents by it; a phrase's score is its
+words' in the documents holding it, matched over arrays of positions (columns.py). Queries
+with NOT or expansions keep Whoosh's own collector.
 """
 
 import time
@@ -16,7 +17,7 @@ from whoosh import query as wq
 from whoosh import scoring
 from whoosh.searching import TimeLimit
 
-from ..schema import BM25_B, BM25_K1
+from ..schema import BM25_B, BM25_K1, QUERY_FIELDS
 
 
 class LuceneBM25F(scoring.BM25F):
@@ -36,11 +37,15 @@ def weighting():
     return LuceneBM25F(B=BM25_B, K1=BM25_K1)
 
 
-def word_leaves(node, boost: float = 1.0) -> list[tuple[str, str, float]] | None:
-    """(field, term, boost) of every word of a query made only of words joined by AND and
-    OR, whose Whoosh score is the sum of its matching words' scores; None for any other."""
+def word_leaves(node, boost: float = 1.0) -> list[tuple] | None:
+    """The leaves of a query made only of words and phrases joined by AND and OR, whose
+    Whoosh score is the sum of its matching leaves' scores: (field, term, boost) for a
+    word, (field, words, boost, slop) for a phrase (Whoosh scores a phrase as the sum of
+    its words' scores in the documents where they form it); None for any other query."""
     if isinstance(node, wq.Term):
         return [(node.fieldname, node.text, boost * node.boost)]
+    if type(node) is wq.Phrase and node.fieldname in QUERY_FIELDS:  # fields with positions
+        return [(node.fieldname, tuple(node.words), boost * node.boost, node.slop)]
     if (
         isinstance(node, wq.And | wq.Or)
         and type(node) in (wq.And, wq.Or)
@@ -58,24 +63,34 @@ def word_leaves(node, boost: float = 1.0) -> list[tuple[str, str, float]] | None
 
 def word_scores(searcher, columns, leaves, *, deadline: float | None = None) -> np.ndarray:
     """Each document's BM25F score for `leaves` (from `word_leaves`), as Whoosh's scorer
-    computes it: idf * tf * (K1 + 1) / (tf + K1 * (1 - B + B * length / average length)).
+    computes it: idf * tf * (K1 + 1) / (tf + K1 * (1 - B + B * length / average length)),
+    a phrase's words counted in the documents holding the phrase only (columns.phrase).
     Raises Whoosh's TimeLimit once `deadline` (time.monotonic()) has passed, as the
     collectors do."""
     weighting = searcher.weighting
     k1 = weighting.K1
     scores = np.zeros(columns.n, dtype=np.float64)
-    for field, term, boost in leaves:
+    for leaf in leaves:
+        field, boost = leaf[0], leaf[2]
         if deadline is not None and time.monotonic() > deadline:
             raise TimeLimit
         if not searcher.schema[field].scorable:
             continue
-        docs, tf, length = columns.weighted(field, term)
-        if not len(docs):
-            continue
-        b = weighting._field_B.get(field, weighting.B)
-        idf = searcher.idf(field, term)
-        average = searcher.avg_field_length(field) or 1
-        scores[docs] += boost * idf * tf * (k1 + 1) / (tf + k1 * ((1 - b) + b * length / average))
+        if len(leaf) == 4:
+            words, within = leaf[1], columns.phrase(field, leaf[1], leaf[3])
+        else:
+            words, within = (leaf[1],), None
+        for term in words:
+            docs, tf, length = columns.weighted(field, term)
+            if within is not None:
+                keep = np.isin(docs, within, assume_unique=True)
+                docs, tf, length = docs[keep], tf[keep], length[keep]
+            if not len(docs):
+                continue
+            b = weighting._field_B.get(field, weighting.B)
+            idf = searcher.idf(field, term)
+            average = searcher.avg_field_length(field) or 1
+            scores[docs] += boost * idf * tf * (k1 + 1) / (tf + k1 * ((1 - b) + b * length / average))
     return scores
 
 

@@ -19,7 +19,7 @@ from whoosh.idsets import DocIdSet
 from .. import query as q
 from ..base import QueryError, Selection
 from ..criteria import Criteria
-from ..schema import EPOCH, PREFIX_FIELD
+from ..schema import EPOCH, PREFIX_FIELD, QUERY_FIELDS
 from .ranking import top, word_leaves, word_scores
 
 
@@ -137,7 +137,11 @@ class WhooshSelection(Selection):
             return columns.live & ~self._mask_of(node.query)
         if node is wq.NullQuery or isinstance(node, type(wq.NullQuery)):
             return np.zeros(columns.n, dtype=bool)
-        # Phrases and anything else: Whoosh's own matching, unscored.
+        if type(node) is wq.Phrase and node.fieldname in QUERY_FIELDS:
+            mask = np.zeros(columns.n, dtype=bool)
+            mask[columns.phrase(node.fieldname, node.words, node.slop)] = True
+            return mask
+        # Anything else: Whoosh's own matching, unscored.
         mask = np.zeros(columns.n, dtype=bool)
         found = np.fromiter(self.searcher.docs_for_query(node), dtype=np.int64)
         mask[found] = True
