@@ -10,7 +10,7 @@ a name that only drafts mention (`Entity.objects.public()`).
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection, models
-from django.db.models import Exists, OuterRef
+from django.db.models import Exists, OuterRef, Subquery
 from django.urls import reverse
 from simple_history.models import HistoricalRecords
 
@@ -23,18 +23,19 @@ class EntityQuerySet(models.QuerySet):
         return self.filter(Exists(self.published_articles(OuterRef("pk"))))
 
     def public_in(self, pks):
-        """Those of `pks` named by at least one published article. `public().filter(pk__in=...)`
-        gives the same, but PostgreSQL plans it by hashing every link of every article (a
-        facet's 50 actors at 100,000 reports: 125 ms); here only these entities' links are
-        read (11 ms)."""
-        pks = list(pks)
-        relation = self.model._meta.get_field("articles")
-        linked = (
-            relation.related_model.objects.published()
-            .filter(**{f"{relation.field.name}__in": pks})
-            .values(relation.field.name)
+        """Those of `pks` named by at least one published article, each found by looking up
+        its links until the first published article (a correlated subquery with LIMIT 1,
+        which neither database turns into a join). `public().filter(pk__in=...)` gives the
+        same, but PostgreSQL plans its EXISTS by hashing every link of every article (a
+        facet's 50 actors at 100,000 reports: 125 ms); and reading every link of the
+        entities at once costs SQLite 70-110 ms for a facet's 50 most named (they name most
+        of the archive). This way, about a millisecond on SQLite there."""
+        first = self.published_articles(OuterRef("pk")).order_by().values("pk")[:1]
+        return (
+            self.filter(pk__in=list(pks))
+            .alias(first_published=Subquery(first))
+            .filter(first_published__isnull=False)
         )
-        return self.filter(pk__in=pks).filter(pk__in=linked)
 
     def published_articles(self, entity):
         """The published articles that name `entity` (a pk or an OuterRef)."""
