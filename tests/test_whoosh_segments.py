@@ -245,6 +245,44 @@ def test_compound_segments_are_read_in_place_not_copied(built):
             assert not isinstance(opened.file, io.BytesIO)
 
 
+def test_pickles_in_a_mapped_file_are_loaded_with_a_look_ahead_not_byte_by_byte():
+    """Whoosh loads each posting block's header with `pickle.load` from the segment's file:
+    through the map, with `peek`, that is two reads a header instead of one per opcode."""
+    import pickle
+
+    from articles.search.whoosh.storage import _View
+
+    headers = [(i, 1_000 + i, [3, 1, 4] * i, "block", 0.5 * i) for i in range(50)]
+    view = _View(memoryview(b"".join(pickle.dumps(h, 2) for h in headers)))
+    reads = []
+    real = view.read
+    view.read = lambda n=-1: reads.append(n) or real(n)
+    assert [pickle.load(view) for _ in headers] == headers
+    assert view.tell() == view.size
+    assert len(reads) <= 2 * len(headers)
+
+
+def test_positions_of_blocks_are_decoded_together_or_value_by_value():
+    """A block's position lists are unpickled in one call; values whose counts differ from
+    the postings' weights (another boost, another encoding) are decoded one by one."""
+    import numpy as np
+    from whoosh.formats import Positions
+
+    from articles.search.whoosh.columns import _decoded_positions
+
+    lists = [[0, 7, 300], [5], [70_000, 70_001], list(range(0, 600, 3))]
+    values = [Positions().encode(p) for p in lists]
+    flat = [p for found in lists for p in found]
+    counts = np.array([len(p) for p in lists], dtype=np.int64)
+    for weights in (counts.astype(np.float64), counts * 2.0):
+        found_counts, positions = _decoded_positions(values, weights)
+        assert found_counts.tolist() == counts.tolist() and positions.tolist() == flat
+    found_counts, positions = _decoded_positions(
+        [v + b"." if not v.endswith(b".") else v[:-1] for v in values], counts
+    )
+    assert found_counts.tolist() == counts.tolist() and positions.tolist() == flat
+
+
 def test_postings_of_a_segment_with_deletions_are_read_a_block_at_a_time(tmp_path, monkeypatch):
     """A deleted document's postings stay in its segment: Whoosh hides them behind a
     FilterMatcher that steps one posting at a time in Python. The archive reads the blocks

@@ -132,6 +132,48 @@ def _positional(reader, field: str) -> bool:
     return bool(found and found.supports("positions"))
 
 
+class _Spool:
+    """An array written a part at a time to a raw temporary file, then saved as `.npy` (its
+    header, then the raw bytes a chunk at a time): a segment's arrays are hundreds of MB,
+    and holding their parts and then their concatenation took a rebuild past 1.3 GB."""
+
+    CHUNK = 1 << 22  # elements copied at a time
+
+    def __init__(self, path: str, dtype):
+        self.path, self.dtype = path, np.dtype(dtype)
+        self.raw = open(f"{path}.raw.tmp", "wb")  # closed by save() or drop()
+        self.count = self.max = 0
+
+    def add(self, array: np.ndarray) -> None:
+        if len(array):
+            self.max = max(self.max, int(array.max()))
+            self.raw.write(np.ascontiguousarray(array, dtype=self.dtype).tobytes())
+            self.count += len(array)
+
+    def save(self, dtype=None) -> None:
+        """The `.npy` file, in `dtype` (the values must fit it), through a temporary file."""
+        dtype = np.dtype(dtype or self.dtype)
+        self.raw.close()
+        with open(f"{self.path}.tmp", "wb") as out, open(f"{self.path}.raw.tmp", "rb") as raw:
+            header = {
+                "descr": np.lib.format.dtype_to_descr(dtype),
+                "fortran_order": False,
+                "shape": (self.count,),
+            }
+            np.lib.format.write_array_header_1_0(out, header)
+            while chunk := raw.read(self.CHUNK * self.dtype.itemsize):
+                out.write(np.frombuffer(chunk, dtype=self.dtype).astype(dtype).tobytes())
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(f"{self.path}.tmp", self.path)
+        self.drop()
+
+    def drop(self) -> None:
+        self.raw.close()
+        with contextlib.suppress(OSError):
+            os.remove(f"{self.path}.raw.tmp")
+
+
 def write(folder, reader, fields: dict[str, int], postings_of, positions_of) -> int:
     """Write the arrays of `reader`'s segment (a SegmentReader): for each field, the lists
     of at least `fields[field]` documents, read with `postings_of(matcher)`, and for a field
@@ -139,45 +181,41 @@ def write(folder, reader, fields: dict[str, int], postings_of, positions_of) -> 
     number of postings written. Temporary files first, the table last."""
     base = _base(folder, reader.segment().segment_id())
     table: dict[str, dict[str, list[int]]] = {}
-    id_parts, tf_parts, position_parts, start, at = [], [], [], 0, 0
-    for field, min_docs in fields.items():
-        if field not in reader.schema or not reader.schema[field].indexed:
-            continue
-        entries = table.setdefault(field, {})
-        positional = _positional(reader, field)
-        for text, info in reader.iter_field(field):
-            if info.doc_frequency() < min_docs:
+    ids = _Spool(f"{base}.ids.npy", np.int32)
+    tf = _Spool(f"{base}.tf.npy", np.uint16)
+    positions = _Spool(f"{base}.pos.npy", np.uint32)
+    try:
+        for field, min_docs in fields.items():
+            if field not in reader.schema or not reader.schema[field].indexed:
                 continue
-            term = text.decode() if isinstance(text, bytes) else text
-            if positional:
-                ids, counts, positions = positions_of(reader.postings(field, text))
-                weights = counts
-            else:
-                ids, weights = postings_of(reader.postings(field, text))
-            entries[term] = [start, len(ids)]
-            if positional and len(counts) and counts.max() <= TF_MAX:
-                entries[term].append(at)
-                position_parts.append(positions)
-                at += len(positions)
-            id_parts.append(ids.astype(np.int32))
-            tf_parts.append(np.minimum(weights, TF_MAX).astype(np.uint16))
-            start += len(ids)
-    ids = np.concatenate(id_parts) if id_parts else np.zeros(0, dtype=np.int32)
-    tf = np.concatenate(tf_parts) if tf_parts else np.zeros(0, dtype=np.uint16)
-    positions = np.concatenate(position_parts) if position_parts else np.zeros(0, dtype=np.int64)
-    wide = len(positions) and positions.max() > np.iinfo(np.uint16).max
-    positions = positions.astype(np.uint32 if wide else np.uint16)
-    for suffix, array in ((".ids.npy", ids), (".tf.npy", tf), (".pos.npy", positions)):
-        with open(f"{base}{suffix}.tmp", "wb") as handle:
-            np.save(handle, array)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(f"{base}{suffix}.tmp", f"{base}{suffix}")
+            entries = table.setdefault(field, {})
+            positional = _positional(reader, field)
+            for text, info in reader.iter_field(field):
+                if info.doc_frequency() < min_docs:
+                    continue
+                term = text.decode() if isinstance(text, bytes) else text
+                if positional:
+                    found, counts, where = positions_of(reader.postings(field, text))
+                    weights = counts
+                else:
+                    found, weights = postings_of(reader.postings(field, text))
+                entries[term] = [ids.count, len(found)]
+                if positional and len(counts) and counts.max() <= TF_MAX:
+                    entries[term].append(positions.count)
+                    positions.add(where)
+                ids.add(found)
+                tf.add(np.minimum(weights, TF_MAX))
+        ids.save()
+        tf.save()
+        positions.save(np.uint16 if positions.max <= np.iinfo(np.uint16).max else np.uint32)
+    finally:
+        for spool in (ids, tf, positions):
+            spool.drop()
     header = {
         "version": VERSION,
         "doc_count": reader.doc_count_all(),
-        "postings": start,
-        "positions": at,
+        "postings": ids.count,
+        "positions": positions.count,
         "fields": table,
     }
     with open(f"{base}.terms.json.tmp", "w") as handle:
@@ -185,7 +223,7 @@ def write(folder, reader, fields: dict[str, int], postings_of, positions_of) -> 
         handle.flush()
         os.fsync(handle.fileno())
     os.replace(f"{base}.terms.json.tmp", f"{base}.terms.json")
-    return start
+    return ids.count
 
 
 def remove_others(folder, keep: set[str]) -> None:

@@ -18,6 +18,7 @@ searcher numbers them (a segment's offset plus its own number).
   positions as sorted arrays instead of span by span.
 """
 
+import contextlib
 import itertools
 import pickle
 import threading
@@ -107,9 +108,9 @@ def _positions_of(matcher) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     parts = []
     while matcher.is_active():
         if hasattr(matcher, "_read_ids") and not matcher._byteids:
-            ids, _weights = _block_of(matcher)
+            ids, weights = _block_of(matcher)
             matcher._read_values()
-            counts, positions = _decoded_positions(matcher._values)
+            counts, positions = _decoded_positions(matcher._values, weights)
             matcher._next_block()
         else:
             found = matcher.value_as("positions")
@@ -128,21 +129,27 @@ def _positions_of(matcher) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 _PICKLE_2 = b"\x80\x02"
 
 
-def _decoded_positions(values) -> tuple[np.ndarray, np.ndarray]:
+def _decoded_positions(values, weights: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """The positions of a block's postings: (each one's count, all of them in order). The
     pickles of the block's delta lists are joined into one pickle of a list of them and
-    loaded in one call, where Whoosh unpickles each posting's on its own."""
-    bodies = []
-    for value in values:
-        body = value[4:]
-        if not (body.startswith(_PICKLE_2) and body.endswith(b".")):
-            # Not the encoding above: decode each as Whoosh does.
-            lists = [pickle.loads(v[4:] if v.endswith(b".") else v[4:] + b".") for v in values]
-            break
-        bodies.append(body[2:-1])
+    loaded in one call, where Whoosh unpickles each posting's on its own. Their counts
+    are the postings' weights (a word's weight is its count of positions, at the schema's
+    boosts of 1): a block whose lists do not come out so is decoded value by value, as
+    Whoosh decodes them."""
+    counts = weights.astype(np.int64)
+    lists = None
+    if len(values) and values[0][4:6] == _PICKLE_2:
+        with contextlib.suppress(pickle.UnpicklingError, ValueError, EOFError, IndexError):
+            lists = pickle.loads(b"\x80\x02](" + b"".join([v[6:-1] for v in values]) + b"e.")
+    if lists is None or len(lists) != len(counts) or not np.array_equal(counts, weights):
+        lists = None
     else:
-        lists = pickle.loads(b"\x80\x02](" + b"".join(bodies) + b"e.")
-    counts = np.fromiter(map(len, lists), dtype=np.int64, count=len(lists))
+        found = np.fromiter(map(len, lists), dtype=np.int64, count=len(lists))
+        if not np.array_equal(found, counts):
+            lists = None
+    if lists is None:
+        lists = [pickle.loads(v[4:] if v.endswith(b".") else v[4:] + b".") for v in values]
+        counts = np.fromiter(map(len, lists), dtype=np.int64, count=len(lists))
     deltas = np.fromiter(itertools.chain.from_iterable(lists), dtype=np.int64, count=int(counts.sum()))
     running = np.cumsum(deltas)
     starts = np.cumsum(counts) - counts

@@ -24,6 +24,12 @@ class _View:
         self.pos = end
         return data
 
+    def peek(self, n: int = 0) -> memoryview:
+        """Up to `n` bytes ahead, not consumed, as a view of the map (no copy). `pickle.load`
+        looks ahead with it and then reads only what it used: without it, it read a few
+        bytes at a time, about 19 reads per posting block's header."""
+        return self.view[self.pos : min(self.pos + max(n, 1), self.size)]
+
     def readline(self, limit: int = -1) -> bytes:
         start = self.pos
         end = self.size if limit is None or limit < 0 else min(self.pos + limit, self.size)
