@@ -59,11 +59,12 @@ def _base(folder: Path, segment_id: str) -> Path:
 class SegmentArrays:
     """The arrays of one segment, mapped read-only."""
 
-    def __init__(self, ids: np.ndarray, tf: np.ndarray, terms: dict, positions: np.ndarray, version: int):
+    def __init__(self, ids, tf, terms: dict, positions, version: int, stamp: int = 0):
         # Plain arrays over the same mapped memory: slicing a numpy.memmap costs 10 us,
         # and a segment's entities alone are thousands of lists.
         self.ids, self.tf, self.terms = np.asarray(ids), np.asarray(tf), terms
         self.positions, self.version = np.asarray(positions), version
+        self.stamp = stamp  # the table's modification time (ns) when read
 
     def get(self, field: str, term: str) -> tuple[np.ndarray, np.ndarray] | None:
         where = self.terms.get(field, {}).get(term)
@@ -113,9 +114,7 @@ def load(folder, segment_id: str, doc_count: int) -> SegmentArrays | None:
         or len(positions) != table.get("positions", 0)
     ):
         return None
-    found = SegmentArrays(ids, tf, table["fields"], positions, version)
-    found.stamp = stamp
-    return found
+    return SegmentArrays(ids, tf, table["fields"], positions, version, stamp)
 
 
 def renewed(folder, segment_id: str, found: SegmentArrays) -> bool:

@@ -1,5 +1,5 @@
 """How Whoosh scores the archive's documents: BM25F with Lucene's idf, and the same scores
-computed over whole posting lists in numpy for queries made only of words.
+computed over whole posting lists in numpy for queries made only of words and phrases.
 
 Whoosh scores a document at a time in Python: a pasted 20-word claim, each word searched in
 the text, its prefix and the names, took 130-300 ms at 5,000 documents. Such a query's score
