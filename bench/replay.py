@@ -2,7 +2,7 @@
 without HTTP, gunicorn or other clients.
 
     .venv/bin/python bench/replay.py --workdir /tmp/scale100k [--class long] [--passes 2]
-        [--limit 40] [--profile FILE]
+        [--limit 40] [--profile FILE [--profile-pass N]]
 
 `bench/scale.py --keep` leaves an archive and `<workdir>/latencies.jsonl`; this reads the
 paths of the class's requests from there (each distinct path once, in the order sent) and
@@ -10,7 +10,7 @@ asks them of the archive through Django's test client, with the work directory's
 database, index and secret key, in a fresh process: the first pass finds every segment's
 posting lists cold (as a new worker does), later passes find them in this process's caches.
 It prints median, p95 and max per pass. `--profile FILE` writes cProfile statistics of
-the first pass.
+the first pass (cold caches), or of pass N with `--profile-pass N` (warm ones).
 """
 
 import argparse
@@ -36,7 +36,8 @@ def main() -> int:
     parser.add_argument("--class", dest="cls", default="long")
     parser.add_argument("--passes", type=int, default=2)
     parser.add_argument("--limit", type=int, default=40, help="distinct paths at most")
-    parser.add_argument("--profile", help="cProfile output of the first pass")
+    parser.add_argument("--profile", help="cProfile output of one pass (--profile-pass)")
+    parser.add_argument("--profile-pass", type=int, default=1, help="the pass to profile (default 1)")
     args = parser.parse_args()
 
     workdir = Path(args.workdir).resolve()
@@ -67,7 +68,7 @@ def main() -> int:
 
     client = Client(SERVER_NAME="localhost")
     for n in range(args.passes):
-        profiler = cProfile.Profile() if args.profile and n == 0 else None
+        profiler = cProfile.Profile() if args.profile and n == args.profile_pass - 1 else None
         times = []
         for path in paths:
             if profiler:
