@@ -176,6 +176,18 @@ def test_highlight_escapes_text_and_marks_matches(backend):
     assert backend.highlight("detained", {2: "no match at all"}) == {}
 
 
+def test_highlight_marks_every_place_of_a_word_whatever_lower_casing_does_to_the_text(backend):
+    """Each distinct word is asked once and its places looked up; a text that lower-casing
+    lengthens ("İ" becomes two characters) is read word by word, with the same marks."""
+    text = "Detained: dozens were DETAINED, then detained again; none detained? {}Dozens fined."
+    plain = backend.highlight("detained", {1: text.format("")})
+    longer = backend.highlight("detained", {1: text.format("İstanbul. ")})
+    for html in (plain[1], longer[1]):
+        assert html.count("<mark>") == 4
+        assert "<mark>DETAINED</mark>" in html and "<mark>Detained</mark>" in html
+    assert longer[1].replace("İstanbul. ", "") == plain[1]
+
+
 def test_more_like_this_excludes_the_document(backend):
     backend.write(upsert=[doc(4, "Rally detainees", "Dozens were detained at a rally in Almaty.")])
     related = backend.more_like_this(1, text="Dozens were detained at a rally.", limit=3)
