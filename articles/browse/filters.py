@@ -52,6 +52,8 @@ class EntitySlugField(MultiValueField):
 
     def clean(self, value):
         slugs = super().clean(value)
+        if not slugs:
+            return []  # no filter of this kind: nothing to look up (a page asks for each kind)
         for slug in slugs:
             if not SLUG_RE.match(slug):
                 raise forms.ValidationError(f"“{slug[:60]}” is not a valid {self.kind.name} slug.")
