@@ -176,9 +176,9 @@ def test_highlight_escapes_text_and_marks_matches(backend):
     assert backend.highlight("detained", {2: "no match at all"}) == {}
 
 
-def test_highlight_marks_every_place_of_a_word_whatever_lower_casing_does_to_the_text(backend):
-    """Each distinct word is asked once and its places looked up; a text that lower-casing
-    lengthens ("İ" becomes two characters) is read word by word, with the same marks."""
+def test_highlight_marks_every_place_of_a_word_in_any_case(backend):
+    """Every place of a matched word is marked, in every case, beside words that
+    lower-casing lengthens ("İ" becomes two characters)."""
     text = "Detained: dozens were DETAINED, then detained again; none detained? {}Dozens fined."
     plain = backend.highlight("detained", {1: text.format("")})
     longer = backend.highlight("detained", {1: text.format("İstanbul. ")})

@@ -22,16 +22,8 @@ def words_of(text: str) -> set[str]:
 
 def snippet(text: str, is_match: Callable[[str], bool], *, length: int = 300) -> str | None:
     """The best window of about `length` characters, matches marked; None without a match."""
-    tokens = [m.span() for m in TOKEN.finditer(text)]
-    lowered = text.lower()
-    if len(lowered) == len(text):
-        # Each distinct word asked once (a report's 550 words are about 300 distinct ones),
-        # its places found by a set lookup per word.
-        words = [lowered[start:end] for start, end in tokens]
-        wanted = {word for word in set(words) if is_match(word)}
-        hits = [i for i, word in enumerate(words) if word in wanted]
-    else:  # lower-casing changed the text's length (a few letters do): word by word
-        hits = [i for i, (start, end) in enumerate(tokens) if is_match(text[start:end].lower())]
+    tokens = [(m.start(), m.end()) for m in TOKEN.finditer(text)]
+    hits = [i for i, (start, end) in enumerate(tokens) if is_match(text[start:end].lower())]
     if not hits:
         return None
     if len(text) <= length:
