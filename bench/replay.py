@@ -39,6 +39,8 @@ def main() -> int:
     parser.add_argument("--profile", help="cProfile output of one pass (--profile-pass)")
     parser.add_argument("--profile-pass", type=int, default=1, help="the pass to profile (default 1)")
     args = parser.parse_args()
+    if args.passes < 1 or not 1 <= args.profile_pass <= args.passes:
+        parser.error(f"--profile-pass must be between 1 and --passes ({args.passes})")
 
     workdir = Path(args.workdir).resolve()
     paths = []

@@ -10,6 +10,7 @@ from dataclasses import replace
 
 import numpy as np
 import pytest
+from django.conf import settings
 from whoosh import scoring
 
 from articles import search
@@ -417,6 +418,54 @@ def test_phrases_match_and_score_as_whooshs_own_span_matching(tmp_path, monkeypa
         assert selection.pks(0, 20) == [int(searcher.stored_fields(d)["pk"]) for d in best], text
         assert not spans, text
     backend.close()
+
+
+@pytest.mark.skipif(not CORPUS.exists(), reason="the shared corpus is not here")
+@pytest.mark.skipif(settings.ARCHIVE_SEARCH_ENGINE != "whoosh", reason="Whoosh's own span matching")
+def test_phrases_of_real_reports_find_what_whoosh_finds(corpus, monkeypatch):
+    """On 1,500 Mass Mobilization reports, with positions read from the segments' arrays:
+    50 phrases of two or three words cut from the reports' own sentences (stop words
+    inside them included, at least two words left without them) find the count and first
+    page that Whoosh's own span matching and collector give."""
+    from articles.search import query as q
+    from articles.search.whoosh import arrays
+    from articles.search.whoosh.ranking import word_leaves
+
+    monkeypatch.setattr(arrays, "MIN_SEGMENT_DOCS", 100)
+    monkeypatch.setattr(arrays, "MIN_DOCS", 5)
+    backend = search.get_backend()
+    with backend.writer_lock():
+        backend._write_arrays()
+    backend.close()
+    backend = search.get_backend()
+    searcher = backend._open_searcher()
+    assert any(c.arrays is not None and c.arrays.positions.size for c, _ in backend._columns.segments)
+    rng = random.Random(11)
+    bodies = [a.body for a in corpus if len(a.body.split()) > 8]
+    seen, checked = set(), 0
+    while checked < 50 and len(seen) < 1000:
+        words = rng.choice(bodies).split()
+        n = rng.choice((2, 3))
+        i = rng.randrange(len(words) - n)
+        phrase = " ".join(w.strip(".,;:()\"'") for w in words[i : i + n])
+        text = f'"{phrase}"'
+        if text in seen or not all(w.isalpha() for w in phrase.split()):
+            continue
+        seen.add(text)
+        try:
+            built, _ = backend.translator(searcher).build(q.parse(text))
+        except search.QueryError:
+            continue  # only stop words
+        leaves = word_leaves(built)
+        if not leaves or not any(len(leaf) == 4 for leaf in leaves):
+            continue  # one word left once the stop words are out: not a phrase
+        whoosh = {hit.docnum: hit.score for hit in searcher.search(built, limit=None)}
+        selection = backend.select(Criteria(q=text, sort="relevance"))
+        assert selection.count() == len(whoosh), text
+        best = sorted(whoosh, key=lambda d: (-whoosh[d], d))[:10]
+        assert selection.pks(0, 10) == [int(searcher.stored_fields(d)["pk"]) for d in best], text
+        checked += 1
+    assert checked == 50
 
 
 def test_a_selection_of_the_whole_archive_and_its_facets(index):

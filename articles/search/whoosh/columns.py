@@ -52,6 +52,23 @@ def _ids_of(matcher) -> np.ndarray:
     return _postings_of(matcher)[0]
 
 
+def _listed_filter(matcher) -> bool:
+    """Whether `matcher` is Whoosh's FilterMatcher over a W3 matcher, dropping (or keeping)
+    a listed set of documents (a segment's deletions) and nothing more."""
+    return (
+        isinstance(matcher, FilterMatcher)
+        and matcher.boost == 1
+        and hasattr(matcher.child, "_read_ids")
+        and isinstance(matcher._ids, set | frozenset)
+    )
+
+
+def _kept(matcher, ids: np.ndarray) -> np.ndarray:
+    """Which of `ids` a `_listed_filter` matcher lets through."""
+    listed = np.fromiter(matcher._ids, dtype=np.int64, count=len(matcher._ids))
+    return np.isin(ids, listed, invert=matcher._exclude)
+
+
 def _postings_of(matcher) -> tuple[np.ndarray, np.ndarray]:
     """Every document number of a posting list and its weight (the term's frequency in the
     document), a block at a time (whoosh-reloaded 2.7.5's W3 matcher), falling back on the
@@ -61,17 +78,11 @@ def _postings_of(matcher) -> tuple[np.ndarray, np.ndarray]:
     FilterMatcher that steps over the deleted documents one posting at a time in Python:
     its child's blocks are read instead and the deleted documents dropped with numpy (a
     20-word query at 100,000 reports stepped through 440,000 postings that way)."""
-    if (
-        isinstance(matcher, FilterMatcher)
-        and matcher.boost == 1
-        and hasattr(matcher.child, "_read_ids")
-        and isinstance(matcher._ids, set | frozenset)
-    ):
+    if _listed_filter(matcher):
         # The filter has only moved its child past listed documents: every block the child
         # still holds is read whole, and the list applied to all of it.
         ids, weights = _postings_of(matcher.child)
-        listed = np.fromiter(matcher._ids, dtype=np.int64, count=len(matcher._ids))
-        keep = np.isin(ids, listed, invert=matcher._exclude)
+        keep = _kept(matcher, ids)
         return ids[keep], weights[keep]
     if not hasattr(matcher, "_read_ids"):
         ids, weights = [], []
@@ -95,15 +106,9 @@ def _positions_of(matcher) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Every document number of a posting list of a field with positions, each one's count
     of positions, and the positions, list after list (int64), read a block at a time as
     `_postings_of` reads the documents."""
-    if (
-        isinstance(matcher, FilterMatcher)
-        and matcher.boost == 1
-        and hasattr(matcher.child, "_read_ids")
-        and isinstance(matcher._ids, set | frozenset)
-    ):
+    if _listed_filter(matcher):  # as in _postings_of
         ids, counts, positions = _positions_of(matcher.child)
-        listed = np.fromiter(matcher._ids, dtype=np.int64, count=len(matcher._ids))
-        keep = np.isin(ids, listed, invert=matcher._exclude)
+        keep = _kept(matcher, ids)
         return ids[keep], counts[keep], positions[np.repeat(keep, counts)]
     parts = []
     while matcher.is_active():
