@@ -570,3 +570,77 @@ def test_integer_columns_are_read_whole_as_whoosh_reads_them_one_by_one(tmp_path
             checked += 1
     assert checked >= 4 and any(leaf.segment().is_compound() for leaf in leaves(writer))
     writer.close()
+
+
+def _resident_kb(folder) -> int:
+    """This process's resident pages (kB) of mapped files under `folder`."""
+    total, inside = 0, False
+    for line in Path("/proc/self/smaps").read_text().splitlines():
+        head = line.split()
+        if head and "-" in head[0] and len(head) >= 5 and ":" in head[3]:  # a mapping's line
+            inside = len(head) > 5 and head[5].startswith(str(folder))
+        elif inside and line.startswith("Rss:"):
+            total += int(head[1])
+    return total
+
+
+needs_madvise = pytest.mark.skipif(
+    not Path("/proc/self/smaps").exists() or not hasattr(__import__("mmap").mmap, "madvise"),
+    reason="resident pages per mapping are read from Linux's /proc/self/smaps",
+)
+
+
+@needs_madvise
+def test_a_process_lets_the_index_pages_it_read_go_past_its_budget(tmp_path, monkeypatch):
+    """Pages of the index a process has read through its maps (segments and posting arrays)
+    counted in its resident set until the map closed: 750-800 MB per web worker at 100,000
+    reports. Past the budget, trim() lets them go, and reading them again gives the same."""
+    from articles.search.criteria import Criteria
+    from articles.search.whoosh import arrays, storage
+
+    monkeypatch.setattr(arrays, "MIN_SEGMENT_DOCS", 100)
+    monkeypatch.setattr(arrays, "MIN_DOCS", 20)
+    words = "police detained protesters rally almaty strike workers court election capital".split()
+    path = tmp_path / "idx"
+    writer = WhooshBackend(path)
+    writer.rebuild(
+        doc(pk, f"Report {pk}", " ".join(words[(pk * k) % len(words)] for k in range(1, 40)))
+        for pk in range(1, 3001)
+    )
+    assert list(path.glob("*.arrays.ids.npy"))
+    reader = WhooshBackend(path)
+    queries = [
+        Criteria(q="police detained", sort="relevance"),
+        Criteria(q='"strike workers"'),
+        Criteria(q="almaty"),
+    ]
+
+    def answers():
+        return [(s.count(), s.pks(0, 20)) for s in map(reader.select, queries)]
+
+    first = answers()
+    assert first[0][0] > 0
+    read = _resident_kb(path)
+    assert read > 0
+    assert not storage.trim(budget_mb=1e9)  # within the budget: kept
+    assert _resident_kb(path) == read
+    assert storage.trim(budget_mb=0)
+    assert _resident_kb(path) == 0
+    assert answers() == first  # mapped again, the same bytes
+    assert _resident_kb(path) > 0
+    writer.close()
+    reader.close()
+
+
+@needs_madvise
+def test_each_request_ends_with_the_index_pages_it_read_let_go_past_the_budget(seeded, client, monkeypatch):
+    """A web worker trims after each request: its resident set stays its own memory and the
+    budget, whatever it has read of the index."""
+    from articles.search.whoosh import storage
+
+    monkeypatch.setattr(storage, "MAPPED_BUDGET_MB", 1e9)
+    assert client.get("/search/", {"q": "protest"}).status_code == 200
+    assert _resident_kb(seeded) > 0
+    monkeypatch.setattr(storage, "MAPPED_BUDGET_MB", 0)
+    assert client.get("/search/", {"q": "protest"}).status_code == 200
+    assert _resident_kb(seeded) == 0

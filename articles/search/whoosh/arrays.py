@@ -23,20 +23,23 @@ commit):
   it (a process killed half-way) is read from Whoosh's blocks, and its arrays are written
   again.
 
-Every web worker maps the same files (`numpy.load(mmap_mode="r")`): no decoding, one copy in
-the page cache. The arrays are derived data like the rest of the index: dropped with their
-segment, rewritten by `rebuild_index`, never needed for a correct answer. A segment's
-deletions are not in them; readers apply the generation's live mask as they do to Whoosh's
-own lists.
+Every web worker maps the same files: no decoding, one copy in the page cache (and
+`storage.trim()` lets a worker's read pages go past its budget). The arrays are derived
+data like the rest of the index: dropped with their segment, rewritten by `rebuild_index`,
+never needed for a correct answer. A segment's deletions are not in them; readers apply the
+generation's live mask as they do to Whoosh's own lists.
 """
 
 import contextlib
 import json
 import logging
+import mmap
 import os
 from pathlib import Path
 
 import numpy as np
+
+from . import storage
 
 logger = logging.getLogger(__name__)
 
@@ -60,7 +63,7 @@ class SegmentArrays:
     """The arrays of one segment, mapped read-only."""
 
     def __init__(self, ids, tf, terms: dict, positions, version: int, stamp: int = 0):
-        # Plain arrays over the same mapped memory: slicing a numpy.memmap costs 10 us,
+        # Plain arrays over the mapped files: slicing a numpy.memmap costs 10 us,
         # and a segment's entities alone are thousands of lists.
         self.ids, self.tf, self.terms = np.asarray(ids), np.asarray(tf), terms
         self.positions, self.version = np.asarray(positions), version
@@ -100,12 +103,10 @@ def load(folder, segment_id: str, doc_count: int) -> SegmentArrays | None:
         version = table.get("version")
         if version not in READABLE or table.get("doc_count") != doc_count:
             return None
-        ids = np.load(f"{base}.ids.npy", mmap_mode="r")
-        tf = np.load(f"{base}.tf.npy", mmap_mode="r")
+        ids = _mapped(f"{base}.ids.npy")
+        tf = _mapped(f"{base}.tf.npy")
         # Version 1 has no positions: its phrases are read from Whoosh's blocks.
-        positions = (
-            np.load(f"{base}.pos.npy", mmap_mode="r") if version >= 2 else np.zeros(0, dtype=np.uint16)
-        )
+        positions = _mapped(f"{base}.pos.npy") if version >= 2 else np.zeros(0, dtype=np.uint16)
     except (OSError, ValueError):
         return None
     if (
@@ -115,6 +116,26 @@ def load(folder, segment_id: str, doc_count: int) -> SegmentArrays | None:
     ):
         return None
     return SegmentArrays(ids, tf, table["fields"], positions, version, stamp)
+
+
+def _mapped(path: str) -> np.ndarray:
+    """A one-dimensional `.npy` file as an array over a read-only map of it, the map known to
+    `storage.trim()` (which lets a worker's read pages go past its budget)."""
+    with open(path, "rb") as handle:
+        major, _minor = np.lib.format.read_magic(handle)
+        formats = np.lib.format
+        read_header = formats.read_array_header_1_0 if major == 1 else formats.read_array_header_2_0
+        shape, fortran, dtype = read_header(handle)
+        offset = handle.tell()
+        if len(shape) != 1 or fortran:
+            raise ValueError(f"{path}: not a flat array")
+        if offset + shape[0] * dtype.itemsize != os.fstat(handle.fileno()).st_size:
+            raise ValueError(f"{path}: not a whole array")
+        if shape[0] == 0:
+            return np.zeros(0, dtype=dtype)
+        source = mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ)  # open after the file closes
+    storage.track(source)
+    return np.frombuffer(source, dtype=dtype, count=shape[0], offset=offset)
 
 
 def renewed(folder, segment_id: str, found: SegmentArrays) -> bool:

@@ -22,6 +22,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 
 import numpy as np
+from django.core.signals import request_finished
 from whoosh import index
 from whoosh import query as wq
 from whoosh.classify import Bo1Model
@@ -50,11 +51,19 @@ from .ranking import top, weighting, word_scores
 from .runs import install as compress_posting_runs
 from .selection import WhooshSelection
 from .storage import install as read_segments_in_place
+from .storage import trim
 from .translate import Translator
 
 logger = logging.getLogger(__name__)
 read_segments_in_place()
 compress_posting_runs()
+
+
+def _let_mapped_pages_go(sender, **kwargs):
+    trim()  # a web worker's resident set: its own memory and MAPPED_BUDGET_MB (storage.py)
+
+
+request_finished.connect(_let_mapped_pages_go, dispatch_uid="whoosh-trim-mapped-pages")
 
 INDEX_NAME = f"articles_v{SCHEMA_VERSION}"
 LOCK_FILE = "archive-writer.lock"
