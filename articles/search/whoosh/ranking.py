@@ -37,11 +37,20 @@ def weighting():
     return LuceneBM25F(B=BM25_B, K1=BM25_K1)
 
 
-def word_leaves(node, boost: float = 1.0) -> list[tuple] | None:
+def word_leaves(node, boost: float = 1.0, *, root: bool = True) -> list[tuple] | None:
     """The leaves of a query made only of words and phrases joined by AND and OR, whose
     Whoosh score is the sum of its matching leaves' scores: (field, term, boost) for a
     word, (field, words, boost, slop) for a phrase (Whoosh scores a phrase as the sum of
-    its words' scores in the documents where they form it); None for any other query."""
+    its words' scores in the documents where they form it); None for any other query.
+
+    A NOT that is the query, or a part of an AND that every match matches (the query, or
+    an AND of such ANDs), excludes documents (the selection's mask drops them) and adds
+    nothing to the order: Whoosh matches what it excludes in a boolean context, so it adds
+    the same constant to every document it keeps. A NOT under an OR does not (only the
+    documents matching its side get the constant): None. `root`: every match matches
+    `node`."""
+    if isinstance(node, wq.Not):
+        return [] if root else None
     if isinstance(node, wq.Term):
         return [(node.fieldname, node.text, boost * node.boost)]
     if type(node) is wq.Phrase and node.fieldname in QUERY_FIELDS:  # fields with positions
@@ -53,7 +62,9 @@ def word_leaves(node, boost: float = 1.0) -> list[tuple] | None:
     ):
         leaves = []
         for child in node.subqueries:
-            found = word_leaves(child, boost * node.boost)
+            if isinstance(child, wq.Not) and type(node) is wq.And and root:
+                continue
+            found = word_leaves(child, boost * node.boost, root=root and type(node) is wq.And)
             if found is None:
                 return None
             leaves += found
