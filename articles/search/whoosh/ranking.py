@@ -105,6 +105,54 @@ def word_scores(searcher, columns, leaves, *, deadline: float | None = None) -> 
     return scores
 
 
+def tree_scores(searcher, columns, node, *, deadline: float | None = None) -> np.ndarray | None:
+    """Each document's Whoosh score for a query of words and phrases joined by AND, OR and
+    NOT, in any nesting (None for any other query), evaluated branch by branch as Whoosh's
+    matchers do: an OR sums its matching parts' scores, an AND its parts' where all match,
+    a NOT matches the live documents its part does not and scores them a constant (what it
+    excludes is matched in a boolean context, scoring 1), and each node's boost multiplies
+    its score. For the queries `word_leaves` cannot flatten (a NOT under an OR), which
+    otherwise go through Whoosh's collector."""
+    found = _scored(searcher, columns, node, deadline)
+    return None if found is None else found[0]
+
+
+def _scored(searcher, columns, node, deadline) -> tuple[np.ndarray, np.ndarray] | None:
+    """(scores, matches) of `node` over every document."""
+    if deadline is not None and time.monotonic() > deadline:
+        raise TimeLimit
+    matched = np.zeros(columns.n, dtype=bool)
+    if isinstance(node, wq.Term) or (type(node) is wq.Phrase and node.fieldname in QUERY_FIELDS):
+        if not searcher.schema[node.fieldname].scorable:
+            return None
+        leaves = word_leaves(node)
+        if isinstance(node, wq.Term):
+            matched[columns.weighted(node.fieldname, node.text)[0]] = True
+        else:
+            matched[columns.phrase(node.fieldname, node.words, node.slop)] = True
+        return word_scores(searcher, columns, leaves, deadline=deadline), matched & columns.live
+    if isinstance(node, wq.Not):
+        found = _scored(searcher, columns, node.query, deadline)
+        if found is None:
+            return None
+        kept = columns.live & ~found[1]
+        return kept.astype(np.float64), kept
+    if type(node) in (wq.And, wq.Or) and not getattr(node, "scale", None) and node.subqueries:
+        parts = [_scored(searcher, columns, child, deadline) for child in node.subqueries]
+        if any(part is None for part in parts):
+            return None
+        scores = np.zeros(columns.n, dtype=np.float64)
+        matched = columns.live.copy() if type(node) is wq.And else matched
+        for part_scores, part_matched in parts:
+            scores += np.where(part_matched, part_scores, 0.0)
+            if type(node) is wq.And:
+                matched &= part_matched
+            else:
+                matched |= part_matched
+        return np.where(matched, scores * node.boost, 0.0), matched
+    return None
+
+
 def top(scores: np.ndarray, docs: np.ndarray, limit: int | None) -> list[int]:
     """`docs` by score, best first, ties in document order (as Whoosh's collector orders
     them); only the first `limit` are sorted."""

@@ -20,7 +20,7 @@ from .. import query as q
 from ..base import QueryError, Selection
 from ..criteria import Criteria
 from ..schema import EPOCH, PREFIX_FIELD, QUERY_FIELDS
-from .ranking import top, word_leaves, word_scores
+from .ranking import top, tree_scores, word_leaves, word_scores
 
 
 class MaskSet(DocIdSet):
@@ -70,6 +70,12 @@ class AllowedWithin(FilterCollector):
                 raise TimeLimit
             if mask[offset + sub_docnum]:
                 child.collect(sub_docnum)
+
+
+def _has_not(node) -> bool:
+    if isinstance(node, wq.Not):
+        return True
+    return any(_has_not(child) for child in getattr(node, "subqueries", ()) or ())
 
 
 class WhooshSelection(Selection):
@@ -189,13 +195,26 @@ class WhooshSelection(Selection):
         time budget but the query's own bounds)."""
         budget = q.TIME_BUDGET if limit is not None else None
         leaves = word_leaves(self.built)
-        ranking = Top(limit=limit) if limit else self.searcher.collector(limit=None)
+        if not limit:
+            ranking = self.searcher.collector(limit=None)
+        elif _has_not(self.built):
+            # Whoosh replaces a matcher tree by a leaner one as the page's lowest score rises,
+            # judging each branch by its best possible score; a NOT's branch reports its
+            # excluded words' (not the constant it scores), and whole branches of matches
+            # were dropped from the page ("court OR (election NOT police)").
+            ranking = Top(limit=limit, replace=0)
+        else:
+            ranking = Top(limit=limit)
         collector = AllowedWithin(ranking, MaskSet(self.mask), budget=budget)
         try:
             with self.io:
                 if leaves is not None:
                     scores = word_scores(self.searcher, self.columns, leaves, deadline=collector.deadline)
                     return top(scores, np.flatnonzero(self.mask), limit)
+                if _has_not(self.built):
+                    scores = tree_scores(self.searcher, self.columns, self.built, deadline=collector.deadline)
+                    if scores is not None:
+                        return top(scores, np.flatnonzero(self.mask), limit)
                 self.searcher.search_with_collector(self.built, collector)
         except TimeLimit:
             raise QueryError(

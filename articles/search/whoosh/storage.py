@@ -19,6 +19,7 @@ without touching the disk).
 
 import mmap
 import os
+import threading
 import weakref
 
 import whoosh.filedb.compound as compound
@@ -31,14 +32,17 @@ MAPPED_BUDGET_MB = 96
 
 #: The memory maps of every index file this process has open (segments, posting arrays).
 _maps: "weakref.WeakSet[mmap.mmap]" = weakref.WeakSet()
+_maps_lock = threading.Lock()
 _PAGE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
 _HAS_MADVISE = hasattr(mmap, "MADV_DONTNEED") and hasattr(mmap.mmap, "madvise")
 
 
 def track(source) -> None:
-    """Let `trim()` release this map's pages (an mmap.mmap of an index file)."""
+    """Let `trim()` release this map's pages: a read-only map of a file (MADV_DONTNEED on a
+    private or anonymous map would throw its contents away)."""
     if isinstance(source, mmap.mmap):
-        _maps.add(source)
+        with _maps_lock:
+            _maps.add(source)
 
 
 def mapped_mb() -> float | None:
@@ -60,7 +64,9 @@ def trim(budget_mb: float | None = None) -> bool:
     found = mapped_mb()
     if found is None or found <= (MAPPED_BUDGET_MB if budget_mb is None else budget_mb):
         return False
-    for source in list(_maps):
+    with _maps_lock:
+        sources = list(_maps)
+    for source in sources:
         try:
             source.madvise(mmap.MADV_DONTNEED)
         except (ValueError, OSError):
