@@ -252,7 +252,7 @@ doc = {"pk": 0, "stamp": "x", "language": "en", "title": "Sit-in", "body": "Sit-
 with backend.writer_lock():
     writer = backend._writer(backend._open_index(), bulk=True)
     for pk in range(1, 251):  # a task starts for each 100 documents, up to PROCS
-        writer.add_document(**backend._fields({**doc, "pk": pk}))
+        writer.add_document(**{**doc, "pk": pk})  # analysed in the writing processes
     print(" ".join(str(task.pid) for task in writer.tasks), flush=True)
     if sys.argv[2] == "cancel":
         sys.stdin.readline()

@@ -16,6 +16,8 @@ from whoosh.writing import SegmentWriter
 from articles.search.schema import PREFIX_FIELD, QUERY_FIELDS, TEXT_FIELD, TITLE_REPEAT
 from articles.search.whoosh import WhooshBackend, runs
 from articles.search.whoosh.analysis import TOKEN_PATTERN, TokenCache
+from articles.search.whoosh.bulk import BulkSegmentWriter
+from articles.search.whoosh.bulk import array_fields as bulk_array_fields
 
 FIXTURE = Path(__file__).resolve().parent.parent / "fixtures" / "seed_articles.json"
 
@@ -108,10 +110,10 @@ def test_a_token_cache_gives_the_analyzers_own_words():
     assert "митинг" in cache.words("митингах") and "protest" in cache.words("PROTESTERS")
 
 
-def _index(path, schema, documents, **writer_options):
+def _index(path, schema, documents, writer_class=SegmentWriter, **writer_options):
     path.mkdir()
     ix = index.create_in(str(path), schema, indexname="articles")
-    writer = SegmentWriter(ix, **writer_options)
+    writer = writer_class(ix, **writer_options)
     for fields in documents:
         writer.add_document(**fields)
     writer.commit()
@@ -121,7 +123,9 @@ def _index(path, schema, documents, **writer_options):
 def test_an_index_of_analysed_words_holds_what_whoosh_builds_from_the_texts(tmp_path, monkeypatch):
     """Ours: the words analysed once and cached, postings sorted through compressed runs in
     batches (a 1 MB limit: several runs), field lengths by slices, blocks filled a term at a
-    time. Whoosh's: every field given its text, sorted in memory, written posting by posting."""
+    time; and the bulk writer's (bulk.py: the word-counting fields as arrays, in runs of
+    500 postings), given the analysed words and given the texts. Whoosh's: every field
+    given its text, sorted in memory, written posting by posting."""
     backend = WhooshBackend(tmp_path / "unused")
     docs = [
         {
@@ -137,7 +141,6 @@ def test_an_index_of_analysed_words_holds_what_whoosh_builds_from_the_texts(tmp_
         }
         for pk, (title, body) in enumerate(_corpus(), start=1)
     ]
-    ours = _index(tmp_path / "ours", backend.schema, [backend._fields(d) for d in docs], limitmb=1)
 
     def whooshs_fields(d):
         fields = backend._fields(d)
@@ -146,19 +149,58 @@ def test_an_index_of_analysed_words_holds_what_whoosh_builds_from_the_texts(tmp_
         fields["spell"] = " ".join(d.get(name, "") for name in QUERY_FIELDS)
         return fields
 
+    ours = _index(tmp_path / "ours", backend.schema, [backend._fields(d) for d in docs], limitmb=1)
+    bulk = _index(
+        tmp_path / "bulk",
+        backend.schema,
+        [backend._fields(d) for d in docs],
+        BulkSegmentWriter,
+        limitmb=1,
+        run_postings=500,
+    )
+    bulk_texts = _index(
+        tmp_path / "bulk_texts",
+        backend.schema,
+        [whooshs_fields(d) for d in docs],
+        BulkSegmentWriter,
+        run_postings=500,
+    )
+    assert set(bulk_array_fields(backend.schema)) == {TEXT_FIELD, PREFIX_FIELD, "spell", *QUERY_FIELDS}
+
     monkeypatch.setattr(W3FieldWriter, "add_postings", runs._add_postings)
     monkeypatch.setattr(writing, "PostingPool", runs.CompressedPool.__bases__[0])
     ix = _index(tmp_path / "whooshs", backend.schema, [whooshs_fields(d) for d in docs])
 
-    ours, expected = _postings(ours), _postings(ix)
-    assert ours.keys() == expected.keys()
-    for fieldname in expected:
-        assert ours[fieldname] == expected[fieldname], fieldname
+    expected = _postings(ix)
+    for built in (ours, bulk, bulk_texts):
+        found = _postings(built)
+        assert found.keys() == expected.keys()
+        for fieldname in expected:
+            assert found[fieldname] == expected[fieldname], fieldname
+    # Given the same words, the bulk writer's segment is the other writer's, byte for byte
+    # (Whoosh's own numbers a text's positions from its first kept word: see _postings).
+    assert _segment_files(bulk) == _segment_files(ours)
     # Not empty on either side: the words the tricky text is known to give are there.
     body_terms = expected["body"][0]
     assert {"митинг".encode(), b"toqaev", b"protest", b"istanbul"} <= set(body_terms)
     assert sum(len(p) for _, p in body_terms.values()) > 5_000
     assert max(len(p) for _, p in body_terms.values()) > 2 * 128  # words of several blocks
+    text_terms = expected[TEXT_FIELD][0]
+    assert sum(len(p) for _, p in text_terms.values()) > 500 * 10  # many runs of the bulk writer
+    assert max(len(p) for _, p in text_terms.values()) > 2 * 128
+
+
+def _segment_files(ix) -> dict:
+    """The bytes of each file of the index's one segment, by its name after the segment's."""
+    (segment,) = ix._segments()
+    storage = segment.open_compound_file(ix.storage) if segment.is_compound() else ix.storage
+    prefix = segment.make_filename("")
+    found = {}
+    for name in storage.list():
+        with storage.open_file(name) as f:
+            found[name.removeprefix(prefix)] = f.read()
+    assert len(found) > 3
+    return found
 
 
 def test_a_full_token_cache_starts_again_and_still_answers(monkeypatch):

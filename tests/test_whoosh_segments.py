@@ -3,6 +3,7 @@ index by reopening only new segments, and merging small segments never delays a 
 
 import io
 import logging
+import os
 import threading
 from pathlib import Path
 
@@ -360,22 +361,31 @@ def test_field_lengths_are_read_whole_as_whoosh_reads_them_one_by_one(tmp_path):
 
 def test_a_writers_posting_runs_are_compressed_and_give_the_same_index(tmp_path, monkeypatch):
     """A writer that outgrows its memory sorts its postings through temporary run files
-    (13 GB of them for a 718 MB index at 100,000 reports): they are written through gzip,
-    and the index built through them answers as one built in memory."""
+    (13 GB of them for a 718 MB index at 100,000 reports): Whoosh's pool writes them through
+    gzip, the bulk writer's word fields as sorted arrays (bulk.py), and the index built
+    through them answers as one built in memory."""
     import random
 
-    from articles.search.whoosh import runs
+    from articles.search.whoosh import bulk, runs
 
     rng = random.Random(5)
     words = [f"word{i}" for i in range(3000)] + ["police", "detained", "strike"]
     reports = [doc(pk, f"report {pk}", " ".join(rng.choices(words, k=300))) for pk in range(1, 401)]
     seen = tmp_path / "runs.txt"  # appended to by every writing process (the rebuild forks)
     open_run = runs.CompressedPool._open_run
+    spill = bulk.FieldPostings._spill
 
     def watched(pool, name):
         with open(pool._path(name), "rb") as run, open(seen, "a") as log:
             log.write(run.read(2).hex() + "\n")
         return open_run(pool, name)
+
+    def watched_spill(postings):
+        before = len(postings.runs)
+        spill(postings)
+        if len(postings.runs) > before:
+            with open(seen, "a") as log:
+                log.write(f"{postings.name}\n")
 
     def answers(backend):
         return (
@@ -386,11 +396,15 @@ def test_a_writers_posting_runs_are_compressed_and_give_the_same_index(tmp_path,
     in_memory = WhooshBackend(tmp_path / "memory")
     in_memory.rebuild(reports)
     monkeypatch.setattr(runs.CompressedPool, "_open_run", watched)
+    monkeypatch.setattr(bulk.FieldPostings, "_spill", watched_spill)
     monkeypatch.setattr(engine, "LIMIT_MB", 1)
+    monkeypatch.setattr(bulk, "RUN_POSTINGS", 5_000)
     through_runs = WhooshBackend(tmp_path / "runs")
     through_runs.rebuild(reports)
-    magic = seen.read_text().split()
-    assert len(magic) > 4 and set(magic) == {"1f8b"}  # several runs, each a gzip stream
+    logged = seen.read_text().split()
+    pooled = [line for line in logged if line == "1f8b"]  # each a gzip stream
+    assert pooled and all(line == "1f8b" or line in bulk.array_fields(through_runs.schema) for line in logged)
+    assert logged.count("body") > 4 and logged.count("text") > 4  # several runs of arrays
     expected = answers(in_memory)
     assert answers(through_runs) == expected
     assert len(expected[0]) == 400 and all(expected[1])
@@ -421,11 +435,25 @@ def test_posting_arrays_hold_whooshs_lists_and_give_the_same_answers(tmp_path, m
         d.update(date=18_000 + pk % 400, city_ids=[pk % 7], actor_ids=[pk % 11, 20 + pk % 3])
         return d
 
+    written = tmp_path / "written.txt"  # appended to by every process that writes arrays
+    write_arrays = arrays.write
+
+    def logged(folder, reader, *args):
+        with open(written, "a") as log:
+            log.write(f"{os.getpid()} {reader.segment().segment_id()}\n")
+        return write_arrays(folder, reader, *args)
+
+    monkeypatch.setattr(arrays, "write", logged)
     path = tmp_path / "idx"
     writer = WhooshBackend(path)
     writer.rebuild(report(pk) for pk in range(1, 401))
     big = [leaf for leaf in leaves(writer) if leaf.doc_count_all() >= 100]
     assert big
+    # Each large segment's arrays were written once, by the process that wrote the segment.
+    lines = [line.split() for line in written.read_text().splitlines()]
+    assert sorted(segment for _, segment in lines) == sorted(leaf.segment().segment_id() for leaf in big)
+    if engine.PROCS > 1:
+        assert str(os.getpid()) not in {pid for pid, _ in lines}
     checked = 0
     for leaf in big:
         found = arrays.load(path, leaf.segment().segment_id(), leaf.doc_count_all())

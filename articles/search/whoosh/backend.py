@@ -44,6 +44,7 @@ from ..schema import (
 )
 from . import arrays, vocabulary
 from .analysis import SPELLING_PATTERN, TOKEN_PATTERN, TokenCache, build_schema
+from .bulk import BulkSegmentWriter
 from .columns import Columns, _positions_of, _postings_of
 from .highlight import snippets
 from .parallel import ParallelWriter
@@ -413,8 +414,20 @@ class WhooshBackend(SearchBackend):
     def _writer(self, ix, *, bulk: bool):
         if bulk and PROCS > 1:
             # Several processes analyse the documents; their segments join the index as
-            # they are (multisegment), with no single-threaded merge at the end.
-            return ParallelWriter(ix, procs=PROCS, multisegment=True, limitmb=LIMIT_MB)
+            # they are (multisegment), with no single-threaded merge at the end. Each is
+            # given the documents as read from the database and analyses them itself
+            # (`prepare`), and writes its segment's posting arrays (`written`) before the
+            # commit: the parent only reads the database.
+            subargs = {"limitmb": LIMIT_MB, "prepare": self._fields, "written": self._segment_written}
+            return ParallelWriter(ix, procs=PROCS, multisegment=True, limitmb=LIMIT_MB, subargs=subargs)
+        if bulk:
+            return BulkSegmentWriter(
+                ix,
+                prepare=self._fields,
+                written=self._segment_written,
+                timeout=LOCK_TIMEOUT,
+                limitmb=LIMIT_MB,
+            )
         return ix.writer(timeout=LOCK_TIMEOUT, limitmb=LIMIT_MB)
 
     def write(self, *, upsert: Iterable[dict], delete: Iterable[int] = (), bulk: bool = False) -> None:
@@ -436,10 +449,14 @@ class WhooshBackend(SearchBackend):
                     if indexed is None or pk in indexed:
                         writer.delete_by_term("pk", str(pk))
                 for doc in upsert:
-                    if indexed is None or doc["pk"] in indexed:
+                    if not bulk:
                         writer.update_document(**self._fields(doc))
                     else:
-                        writer.add_document(**self._fields(doc))
+                        # What update_document does, with the document analysed where it
+                        # is written (bulk.py).
+                        if doc["pk"] in indexed:
+                            writer.delete_by_term("pk", str(doc["pk"]))
+                        writer.add_document(**doc)
                     written += 1
             except BaseException:
                 writer.cancel()
@@ -597,7 +614,7 @@ class WhooshBackend(SearchBackend):
             writer = self._writer(ix, bulk=True)
             try:
                 for doc in documents:
-                    writer.add_document(**self._fields(doc))
+                    writer.add_document(**doc)  # analysed by the writer (bulk.py)
                     count += 1
                     if progress:
                         progress(count)
@@ -611,13 +628,33 @@ class WhooshBackend(SearchBackend):
             self._write_arrays()
         return count
 
+    def _array_fields(self) -> dict[str, int]:
+        """The fields whose posting lists the arrays hold, each with its lists' least length."""
+        fields = {TEXT_FIELD: arrays.MIN_DOCS, PREFIX_FIELD: arrays.MIN_DOCS}
+        fields.update({field: arrays.MIN_DOCS for field in QUERY_FIELDS})  # with positions: phrases
+        fields.update({id_field(kind): 1 for kind in self.kinds})
+        return fields
+
+    def _segment_written(self, writer, segment):
+        """The posting arrays of a large segment a bulk writer has just written, in the process
+        that wrote it (each of a parallel writer's, at once), before the commit that adds it
+        to the index. A failure is logged: `_write_arrays` after the commit tries again."""
+        if segment.doc_count_all() < arrays.MIN_SEGMENT_DOCS:
+            return
+        try:
+            leaf = SegmentReader(writer.storage, writer.schema, segment)
+            try:
+                arrays.write(self.path, leaf, self._array_fields(), _postings_of, _positions_of)
+            finally:
+                leaf.close()
+        except Exception:
+            logger.exception("writing a new segment's posting arrays failed")
+
     def _write_arrays(self):
         """Posting arrays (arrays.py) for the large segments that lack them, and none left
         for segments the index no longer holds. Called with the writer lock held, after a
         commit: the index is complete without them, so a failure is logged, not raised."""
-        fields = {TEXT_FIELD: arrays.MIN_DOCS, PREFIX_FIELD: arrays.MIN_DOCS}
-        fields.update({field: arrays.MIN_DOCS for field in QUERY_FIELDS})  # with positions: phrases
-        fields.update({id_field(kind): 1 for kind in self.kinds})
+        fields = self._array_fields()
         try:
             reader = self._open_index().reader()
             try:

@@ -10,15 +10,19 @@ so every later write waited for a lock no one would release (found by bench/faul
 
 Here each child watches its parent and exits as soon as it is gone, and `cancel()` stops the
 children before discarding the segment. Their unfinished files are not in the index's table
-of contents; Whoosh removes them at the next commit.
+of contents; Whoosh removes them at the next commit. Each child writes its segment with
+bulk.py's writer.
 """
 
 import os
 import threading
 import time
 
+from whoosh import multiproc
 from whoosh.multiproc import MpWriter, SubWriterTask
 from whoosh.writing import SegmentWriter
+
+from .bulk import BulkSegmentWriter
 
 #: How often a child checks that the process that started it is still there (seconds).
 WATCH_INTERVAL = 0.2
@@ -42,6 +46,8 @@ class WatchedTask(SubWriterTask):
             os._exit(1)  # reparented: whoever started us is dead; nothing to hand back
 
         threading.Thread(target=watch, name="parent-watch", daemon=True).start()
+        # This process's writer (SubWriterTask.run makes one SegmentWriter): the bulk one.
+        multiproc.SegmentWriter = BulkSegmentWriter
         super().run()
 
 
