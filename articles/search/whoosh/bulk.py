@@ -27,12 +27,14 @@ process of the parallel writer (parallel.py); a save's one-document segment uses
 writer.
 """
 
+import functools
 import itertools
 import os
 from array import array
 from collections import Counter
 from operator import itemgetter
 from pickle import dumps
+from struct import Struct
 
 import numpy as np
 from whoosh.formats import Frequency, Positions
@@ -47,6 +49,7 @@ from .runs import _LENGTH_OF_BYTE, add_postings
 #: 4-byte numbers each (word, document, frequency), 24 MB, and 16 MB more to sort them;
 #: for a field with places, a 4-byte number per place too (about 1.8 a posting in the body).
 RUN_POSTINGS = 2_000_000
+
 
 #: Each length byte's length, 0 for none (Whoosh's reader answers None and the writer skips it).
 _LENGTHS = np.array([length or 0 for length in _LENGTH_OF_BYTE], dtype=np.int64)
@@ -298,12 +301,37 @@ class BulkSegmentWriter(SegmentWriter):
                     dtype=np.int64,
                 )
         boost = field.format.field_boost
+        each = lengths.tolist() if lengths is not None else None
         writer.start_field(fieldname, field)
+        postwriter = writer._postwriter
         for btext, docs, tf, places in self._arrays[fieldname].terms():
             writer.start_term(btext)
-            _add_term_arrays(writer._postwriter, docs, tf, places, boost, lengths)
+            if len(docs) <= postwriter._blocklimit:
+                _add_short_term(postwriter, docs.tolist(), tf.tolist(), places, boost, each)
+            else:
+                _add_term_arrays(postwriter, docs, tf, places, boost, lengths)
             writer.finish_term()
         writer.finish_field()
+
+
+def _add_short_term(writer, docs: list, tf: list, places, boost, lengths: list | None):
+    """`_add_term_arrays` for a word of one block or less (most words: most are rare), with
+    lists: numpy's cost per call outweighs a few postings' work."""
+    weights = [count * boost for count in tf]
+    writer._ids.extend(docs)
+    writer._weights.extend(weights)
+    writer._maxweight = max(writer._maxweight, max(weights))
+    if places is None:
+        writer._values.append(_frequencies(len(tf)).pack(*tf))
+    else:
+        writer._values.extend(_position_values(np.asarray(tf, dtype=np.int64), places))
+    if lengths is not None:
+        found = [length for length in (lengths[doc] for doc in docs) if length > 0]
+        if found:
+            low, high = min(found), max(found)
+            if writer._minlength is None or low < writer._minlength:
+                writer._minlength = low
+            writer._maxlength = max(writer._maxlength, high)
 
 
 def _add_term_arrays(writer, docs, tf, places, boost, lengths):
@@ -336,6 +364,12 @@ def _add_term_arrays(writer, docs, tf, places, boost, lengths):
                     writer._minlength = low
                 writer._maxlength = max(writer._maxlength, high)
         start = end
+
+
+@functools.cache
+def _frequencies(n: int) -> Struct:
+    """Packs n frequencies as `Frequency` packs each: 4 bytes, big-endian."""
+    return Struct(f">{n}I")
 
 
 def _position_values(tf, places) -> list[bytes]:
