@@ -1,6 +1,7 @@
 """The index follows every committed change, never a rolled-back one, across processes."""
 
 import contextlib
+import datetime as dt
 import os
 import signal
 import subprocess
@@ -310,3 +311,45 @@ def test_the_parallel_writers_processes_end_with_it(index, end, monkeypatch):
     article = f.article("Hunger strike", "A hunger strike began.")  # a write takes the lock
     assert search.match("hunger").pks == [article.pk]
     assert search.check().clean
+
+
+def test_documents_read_in_bulk_are_the_documents_of_each_article_alone():
+    """schema.documents (a rebuild's, a large drain's, check_index's: the database read by
+    chunks, every entity's names once) gives what article_document gives for each article
+    through Django's prefetching: the same names in the same order, ids, dates, stamps."""
+    from articles.search.schema import article_document, documents, documents_queryset
+
+    zhanaozen = f.city("Zhanaozen", aliases=["Janaozen"])  # made first: pks not in the names' order
+    astana = f.city("Astana", aliases=["Nur-Sultan", "Akmola", "Tselinograd"])
+    almaty = f.city("Almaty", aliases=["Алматы", "Alma-Ata"])
+    aktau = f.city("aktau")  # lower case: where it sorts depends on the database's collation
+    tokayev = f.actor("Kassym-Jomart Tokayev", aliases=["Toqaev", "Tokaev"])
+    dvk = f.actor("DVK", aliases=["Democratic Choice of Kazakhstan"], kind="organisation")
+    outlet = f.source("RFE/RL", aliases=["Radio Azattyq", "Azattyq"])
+    kz = f.country("Kazakhstan", aliases=["Qazaqstan"])
+    made = []
+    for i in range(23):
+        made.append(
+            f.article(
+                title=f"Report {i} on the square",
+                body=f"Protesters gathered, day {i}. Митинг.",
+                published=None if i % 7 == 3 else dt.date(2019, 1 + i % 12, 1 + i),
+                status="draft" if i % 5 == 2 else "published",
+                source=outlet if i % 3 else None,
+                cities=[almaty, astana, zhanaozen, aktau][: i % 5],
+                actors=[tokayev, dvk][i % 2 :],
+                countries=[kz] if i % 4 == 0 else [],
+                language="ru" if i % 6 == 0 else "en",
+            )
+        )
+    expected = [article_document(a) for a in documents_queryset().order_by("pk")]
+    assert len(expected) == sum(a.status == "published" for a in made) > 15
+    assert any(len(d["city_ids"]) == 4 for d in expected) and any(not d["source"] for d in expected)
+    assert any(d["published"] == "" for d in expected)
+    assert any("Astana ; Akmola ; Nur-Sultan ; Tselinograd" in d["city"] for d in expected)
+    for chunk in (1, 4, 1000):
+        assert list(documents(chunk=chunk)) == expected
+    # Some articles, scattered (a drain's), unpublished ones among them (left out).
+    some = [a.pk for a in made[::3]]
+    assert list(documents(some, chunk=2)) == [d for d in expected if d["pk"] in some]
+    assert list(documents([])) == []

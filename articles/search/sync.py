@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from django.db import transaction
 
 from .base import IndexUnavailable
-from .schema import article_document, documents_queryset
+from .schema import article_document, documents, documents_queryset
 
 logger = logging.getLogger("articles.search")
 DRAIN_CHUNK = 20_000
@@ -79,11 +79,15 @@ def drain(*, chunk: int = DRAIN_CHUNK) -> int:
                 break
             pks = sorted({article_id for _, article_id in rows})
             published = set(Article.objects.published().filter(pk__in=pks).values_list("pk", flat=True))
-            documents = (
-                article_document(a)
-                for a in documents_queryset().filter(pk__in=pks).order_by("pk").iterator(1000)
-            )
-            backend.write(upsert=documents, delete=set(pks) - published, bulk=len(pks) >= BULK)
+            bulk = len(pks) >= BULK
+            if bulk:
+                upsert = documents(pks)
+            else:
+                upsert = (
+                    article_document(a)
+                    for a in documents_queryset().filter(pk__in=pks).order_by("pk").iterator(1000)
+                )
+            backend.write(upsert=upsert, delete=set(pks) - published, bulk=bulk)
             row_pks = [row_pk for row_pk, _ in rows]
             for start in range(0, len(row_pks), 900):  # within SQLite's variable limit
                 IndexQueue.objects.filter(pk__in=row_pks[start : start + 900]).delete()
@@ -98,10 +102,7 @@ def rebuild(*, progress: Callable[[int], None] | None = None, batch: int = 1000)
     backend = _backend()
     # Rows queued before this point are covered by the rebuild's read of the database.
     last = IndexQueue.objects.order_by("-pk").values_list("pk", flat=True).first()
-    count = backend.rebuild(
-        (article_document(a) for a in documents_queryset().order_by("pk").iterator(batch)),
-        progress=progress,
-    )
+    count = backend.rebuild(documents(chunk=batch), progress=progress)
     if last is not None:
         IndexQueue.objects.filter(pk__lte=last).delete()
     return count
@@ -135,10 +136,7 @@ def check(*, repair: bool = False) -> Drift:
         if repair:
             rebuild()
         return drift
-    expected = {
-        doc["pk"]: doc["stamp"]
-        for doc in map(article_document, documents_queryset().order_by("pk").iterator(1000))
-    }
+    expected = {doc["pk"]: doc["stamp"] for doc in documents()}
     drift.missing = sorted(set(expected) - set(indexed))
     drift.extra = sorted(set(indexed) - set(expected))
     drift.stale = sorted(pk for pk in set(expected) & set(indexed) if expected[pk] != indexed[pk])
