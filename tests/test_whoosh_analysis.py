@@ -7,15 +7,16 @@ bounds, and lengths."""
 
 import json
 import random
+from array import array
 from pathlib import Path
 
 from whoosh import index, writing
-from whoosh.codec.whoosh3 import W3FieldWriter
+from whoosh.codec.whoosh3 import W3FieldWriter, W3PostingsWriter
 from whoosh.writing import SegmentWriter
 
 from articles.search.schema import PREFIX_FIELD, QUERY_FIELDS, TEXT_FIELD, TITLE_REPEAT
 from articles.search.whoosh import WhooshBackend, runs
-from articles.search.whoosh.analysis import TOKEN_PATTERN, TokenCache
+from articles.search.whoosh.analysis import SPELLING_PATTERN, TOKEN_PATTERN, TokenCache
 from articles.search.whoosh.bulk import BulkSegmentWriter
 from articles.search.whoosh.bulk import array_fields as bulk_array_fields
 
@@ -110,6 +111,22 @@ def test_a_token_cache_gives_the_analyzers_own_words():
     assert "митинг" in cache.words("митингах") and "protest" in cache.words("PROTESTERS")
 
 
+def test_the_spelling_words_of_a_text_come_from_its_split_into_tokens():
+    """The spelling field's words are taken from the text's tokens as the body's analysis
+    split them (backend._fields: the text is not split again): each TOKEN_PATTERN token is
+    words of SPELLING_PATTERN joined by dots, and the spelling analyzer splits it so."""
+    analyzer = WhooshBackend("/nonexistent").schema["spell"].analyzer
+    words = TokenCache(WhooshBackend("/nonexistent").schema["body"].analyzer, TOKEN_PATTERN)
+    spelling = TokenCache(analyzer, SPELLING_PATTERN)
+    for title, body in _corpus():
+        for text in (title, body, TRICKY.upper(), f"{title} azattyq.org 16.12.2011 rfe.rl.org.kz"):
+            expected = [t.text for t in analyzer(text, mode="index") if not t.stopped]
+            assert spelling.words_of(words.tokens(text)) == expected
+            assert spelling.words(text) == expected
+    assert spelling._words.split  # a dotted token ("azattyq.org") gave several words
+    assert spelling.words_of(words.tokens("U.S. 16.12.2011 azattyq.org")) == ["2011", "azattyq", "org"]
+
+
 def _index(path, schema, documents, writer_class=SegmentWriter, **writer_options):
     path.mkdir()
     ix = index.create_in(str(path), schema, indexname="articles")
@@ -168,6 +185,8 @@ def test_an_index_of_analysed_words_holds_what_whoosh_builds_from_the_texts(tmp_
     assert set(bulk_array_fields(backend.schema)) == {TEXT_FIELD, PREFIX_FIELD, "spell", *QUERY_FIELDS}
 
     monkeypatch.setattr(W3FieldWriter, "add_postings", runs._add_postings)
+    monkeypatch.setattr(W3PostingsWriter, "_mini_ids", runs._whooshs_mini_ids)
+    monkeypatch.setattr(W3PostingsWriter, "_mini_weights", runs._whooshs_mini_weights)
     monkeypatch.setattr(writing, "PostingPool", runs.CompressedPool.__bases__[0])
     ix = _index(tmp_path / "whooshs", backend.schema, [whooshs_fields(d) for d in docs])
 
@@ -188,6 +207,29 @@ def test_an_index_of_analysed_words_holds_what_whoosh_builds_from_the_texts(tmp_
     text_terms = expected[TEXT_FIELD][0]
     assert sum(len(p) for _, p in text_terms.values()) > 500 * 10  # many runs of the bulk writer
     assert max(len(p) for _, p in text_terms.values()) > 2 * 128
+
+
+def test_a_blocks_documents_and_weights_are_minified_as_whoosh_minifies_them():
+    """runs._mini_ids and _mini_weights (installed for every writer) give what Whoosh's own
+    give, for blocks of one and many postings, equal and unequal weights."""
+    rng = random.Random(7)
+    block = W3PostingsWriter.__new__(W3PostingsWriter)
+    block._byteids = False
+    kinds = []
+    for n in (1, 2, 5, 128):
+        mixed = [rng.choice([1.0, 2.0, 3.0]) for _ in range(n)]
+        for weights in ([1.0] * n, [2.5] * n, mixed, [1.0] * (n - 1) + [4.0]):
+            block._ids = array("I", sorted(rng.sample(range(100_000), n)))
+            block._weights = array("f", weights)
+            ids, minified = runs._mini_ids(block), runs._mini_weights(block)
+            assert ids == runs._whooshs_mini_ids(block)
+            assert ids[0] == block._ids[0] and sum(ids) == block._ids[-1]  # gaps
+            assert minified == runs._whooshs_mini_weights(block)
+            assert type(minified) is type(runs._whooshs_mini_weights(block))
+            kinds.append(type(minified).__name__)
+    assert set(kinds) == {"NoneType", "float", "tuple"}
+    block._byteids, block._ids = True, ["b", "a"]  # vectors' ids: words, kept as they are
+    assert runs._mini_ids(block) == runs._whooshs_mini_ids(block) == ("b", "a")
 
 
 def _segment_files(ix) -> dict:

@@ -393,13 +393,25 @@ class WhooshBackend(SearchBackend):
         # The title and the body are analysed once, not once for each field that holds them,
         # and token by token from a cache (analysis.TokenCache): the analysis was a third of
         # a rebuild's time, and the body went through it three times.
-        title, body = self._words.words(fields["title"]), self._words.words(fields["body"])
+        texts = [fields[name] for name in QUERY_FIELDS]
+        title_tokens, body_tokens = self._words.tokens(fields["title"]), self._words.tokens(fields["body"])
+        title, body = self._words.words_of(title_tokens), self._words.words_of(body_tokens)
         fields["title"], fields["body"] = title, body
         fields[TEXT_FIELD] = title * TITLE_REPEAT + body
         fields[PREFIX_FIELD] = [word[:PREFIX_LENGTH] for word in fields[TEXT_FIELD]]
-        fields["spell"] = self._spelling.words(
-            doc.get("spell") or " ".join(doc.get(name, "") for name in QUERY_FIELDS)
-        )
+        spell = doc.get("spell")
+        if not spell or spell == " ".join(texts):
+            # The spelling words of the title and body from the tokens just split (each of
+            # TOKEN_PATTERN's tokens is words of SPELLING_PATTERN joined by dots): the text is
+            # not split again, then the names'.
+            names = " ".join(doc.get(name, "") for name in QUERY_FIELDS if name not in ("title", "body"))
+            fields["spell"] = [
+                *self._spelling.words_of(title_tokens),
+                *self._spelling.words_of(body_tokens),
+                *self._spelling.words(names),
+            ]
+        else:
+            fields["spell"] = self._spelling.words(spell)
         for kind in self.kinds:
             fields[id_field(kind)] = " ".join(str(i) for i in doc.get(id_field(kind), ()))
         return fields

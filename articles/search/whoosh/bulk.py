@@ -51,6 +51,9 @@ from .runs import _LENGTH_OF_BYTE, add_postings
 RUN_POSTINGS = 2_000_000
 
 
+#: A field's words of a document grouped in Python up to this many, with numpy past it.
+SMALL = 24
+
 #: Each length byte's length, 0 for none (Whoosh's reader answers None and the writer skips it).
 _LENGTHS = np.array([length or 0 for length in _LENGTH_OF_BYTE], dtype=np.int64)
 
@@ -75,7 +78,7 @@ class FieldPostings:
     def __init__(self, folder: str, name: str, positions: bool, run_postings: int):
         self.folder, self.name, self.run_postings = folder, name, run_postings
         self.positions = positions
-        self.numbers: dict[str, int] = {}
+        self.numbers: dict[str, int] = _Numbers()
         self.runs: list[tuple[str, str | None]] = []
         self._start()
 
@@ -88,8 +91,23 @@ class FieldPostings:
         if not words:
             return 0
         numbers = self.numbers
-        if self.positions:
-            found = np.array([numbers.setdefault(word, len(numbers)) for word in words], dtype=np.uint32)
+        if self.positions and len(words) <= SMALL:
+            # A title or a name: grouped in Python (numpy's cost per call outweighs a few words).
+            found: dict[int, list] = {}
+            for place, number in zip(
+                places if places is not None else range(len(words)),
+                map(numbers.__getitem__, words),
+                strict=True,
+            ):
+                found.setdefault(number, []).append(place)
+            # In any order of the words: a run is sorted by word (`_spill`).
+            self._words.extend(found)
+            self._tf.extend(map(len, found.values()))
+            self._docs.extend(itertools.repeat(docnum, len(found)))
+            for where in found.values():
+                self._positions.extend(where)
+        elif self.positions:
+            found = np.fromiter(map(numbers.__getitem__, words), dtype=np.uint32, count=len(words))
             order = np.argsort(found, kind="stable")  # each word's places, ascending
             grouped = found[order]
             starts = np.flatnonzero(np.concatenate(([True], grouped[1:] != grouped[:-1])))
@@ -101,7 +119,7 @@ class FieldPostings:
             self._positions.frombytes(order.astype(np.uint32).tobytes())
         else:
             counts = Counter(words)
-            self._words.extend([numbers.setdefault(word, len(numbers)) for word in counts])
+            self._words.extend(map(numbers.__getitem__, counts))
             self._tf.extend(counts.values())
             self._docs.extend(itertools.repeat(docnum, len(counts)))
         if len(self._words) >= self.run_postings:
@@ -176,6 +194,14 @@ class FieldPostings:
                     except FileNotFoundError:
                         pass
         self.runs = []
+
+
+class _Numbers(dict):
+    """Each word's number, a new word given the next one (looked up by `map` in C)."""
+
+    def __missing__(self, word: str) -> int:
+        number = self[word] = len(self)
+        return number
 
 
 def _joined(parts: list) -> np.ndarray:

@@ -23,12 +23,13 @@ segment when it commits, asking for each posting the length of its document's fi
 import gzip
 import io
 import itertools
+import operator
 import os
 import pickle
 
 import whoosh.writing as writing
 from whoosh.codec.base import OutOfOrderError
-from whoosh.codec.whoosh3 import W3FieldWriter
+from whoosh.codec.whoosh3 import W3FieldWriter, W3PostingsWriter
 from whoosh.util import random_name
 from whoosh.util.numeric import byte_to_length
 
@@ -109,7 +110,7 @@ def add_postings(self, schema, lengths, items):
     blocks, their bounds and the term table are the same, byte for byte
     (tests/test_whoosh_analysis.py)."""
     dfl = SliceLengths(lengths).doc_field_length if lengths else None
-    last_field = last_word = None
+    last_field = last_word = field_dfl = None
     for (fieldname, btext), group in itertools.groupby(items, key=_field_and_word):
         if fieldname != last_field:
             if last_field is not None:
@@ -118,13 +119,16 @@ def add_postings(self, schema, lengths, items):
                 self.finish_field()
             self.start_field(fieldname, schema[fieldname])
             last_field, last_word = fieldname, None
+            # Whoosh keeps lengths for scored fields only: asking for an unscored field's
+            # (the ids, the date, the pk) looked for its missing file once a posting.
+            field_dfl = dfl if schema[fieldname].scorable else None
         elif btext < last_word:
             raise OutOfOrderError(f"Term {fieldname}:{last_word!r} .. {fieldname}:{btext!r}")
         last_word = btext
         postings = [posting for posting in group if posting[2] != -1]  # -1: Whoosh's spelling hack
         if postings:
             self.start_term(btext)
-            _add_term_postings(self._postwriter, fieldname, postings, dfl)
+            _add_term_postings(self._postwriter, fieldname, postings, field_dfl)
             self.finish_term()
     if last_field is not None:
         self.finish_field()
@@ -156,8 +160,37 @@ def _add_term_postings(writer, fieldname, postings, dfl):
                 writer._maxlength = max(writer._maxlength, high)
 
 
+#: Whoosh's own (the tests compare with them).
+_whooshs_mini_ids, _whooshs_mini_weights = W3PostingsWriter._mini_ids, W3PostingsWriter._mini_weights
+
+
+def _mini_ids(self):
+    """W3PostingsWriter._mini_ids: a block's documents as gaps, by C loops (`map`), where
+    Whoosh's generator yielded them one by one (with `_mini_weights`, a sixth of the blocks'
+    writing in a rebuild)."""
+    ids = self._ids
+    if self._byteids:
+        return tuple(ids)
+    return tuple(map(operator.sub, ids, itertools.chain((0,), ids)))
+
+
+def _mini_weights(self):
+    """W3PostingsWriter._mini_weights: None when every weight is 1, the one weight when all
+    are the same, else all of them; counted in C rather than by a generator."""
+    weights = self._weights
+    n = len(weights)
+    if weights.count(1.0) == n:
+        return None
+    if weights.count(weights[0]) == n:
+        return weights[0]
+    return tuple(weights)
+
+
 def install() -> None:
     """Make Whoosh's writers build their pools as `CompressedPool`s (SegmentWriter looks the
-    class up by this module-level name) and fill their posting blocks with `add_postings`."""
+    class up by this module-level name) and fill their posting blocks with `add_postings`
+    and the quicker `_mini_ids` and `_mini_weights`."""
     writing.PostingPool = CompressedPool
     W3FieldWriter.add_postings = add_postings
+    W3PostingsWriter._mini_ids = _mini_ids
+    W3PostingsWriter._mini_weights = _mini_weights
