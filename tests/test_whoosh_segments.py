@@ -423,7 +423,7 @@ def test_posting_arrays_hold_whooshs_lists_and_give_the_same_answers(tmp_path, m
     from articles.search.criteria import Criteria
     from articles.search.whoosh import arrays
     from articles.search.whoosh import columns as columns_module
-    from articles.search.whoosh.columns import _postings_of
+    from articles.search.whoosh.columns import _positions_of, _postings_of
 
     monkeypatch.setattr(arrays, "MIN_SEGMENT_DOCS", 100)
     monkeypatch.setattr(arrays, "MIN_DOCS", 20)
@@ -439,8 +439,10 @@ def test_posting_arrays_hold_whooshs_lists_and_give_the_same_answers(tmp_path, m
     write_arrays = arrays.write
 
     def logged(folder, reader, *args):
+        started = args[3] if len(args) > 3 else None  # the fields the bulk writer wrote as it went
         with open(written, "a") as log:
-            log.write(f"{os.getpid()} {reader.segment().segment_id()}\n")
+            done = ",".join(sorted(started.done)) if started is not None else "-"
+            log.write(f"{os.getpid()} {reader.segment().segment_id()} {done}\n")
         return write_arrays(folder, reader, *args)
 
     monkeypatch.setattr(arrays, "write", logged)
@@ -451,9 +453,12 @@ def test_posting_arrays_hold_whooshs_lists_and_give_the_same_answers(tmp_path, m
     assert big
     # Each large segment's arrays were written once, by the process that wrote the segment.
     lines = [line.split() for line in written.read_text().splitlines()]
-    assert sorted(segment for _, segment in lines) == sorted(leaf.segment().segment_id() for leaf in big)
+    assert sorted(segment for _, segment, _ in lines) == sorted(leaf.segment().segment_id() for leaf in big)
     if engine.PROCS > 1:
-        assert str(os.getpid()) not in {pid for pid, _ in lines}
+        assert str(os.getpid()) not in {pid for pid, _, _ in lines}
+    # The word fields' lists went to the arrays as the bulk writer wrote them; the entities'
+    # (and the names', empty here) were read back from the segment.
+    assert {done for _, _, done in lines} == {"body,prefix,text,title"}
     checked = 0
     for leaf in big:
         found = arrays.load(path, leaf.segment().segment_id(), leaf.doc_count_all())
@@ -467,6 +472,25 @@ def test_posting_arrays_hold_whooshs_lists_and_give_the_same_answers(tmp_path, m
         # Short lists stay in Whoosh's blocks only.
         assert all(leaf.doc_frequency("text", t) >= 20 for t in found.field_terms("text"))
     assert checked > 30
+    # The same arrays as reading every field back from the segment's blocks.
+    for leaf in big:
+        segment_id, n = leaf.segment().segment_id(), leaf.doc_count_all()
+        again = tmp_path / f"again-{segment_id}"
+        again.mkdir()
+        write_arrays(again, leaf, writer._array_fields(), _postings_of, _positions_of)
+        ours, theirs = arrays.load(path, segment_id, n), arrays.load(again, segment_id, n)
+        assert ours.terms.keys() == theirs.terms.keys() and "body" in theirs.terms
+        assert len(ours.ids) == len(theirs.ids) and len(ours.positions) == len(theirs.positions) > 0
+        for field in theirs.terms:
+            assert sorted(ours.field_terms(field)) == sorted(theirs.field_terms(field))
+            for term in theirs.field_terms(field):
+                assert [a.tolist() for a in ours.get(field, term)] == [
+                    a.tolist() for a in theirs.get(field, term)
+                ]
+                mine, other = ours.get_positions(field, term), theirs.get_positions(field, term)
+                assert (mine is None) == (other is None)
+                if other is not None:
+                    assert [a.tolist() for a in mine] == [a.tolist() for a in other]
     writer.write(upsert=[report(5)], delete=[6, 7])  # deletions in a segment with arrays
 
     queries = [

@@ -159,9 +159,11 @@ class _Spool:
 
     CHUNK = 1 << 22  # elements copied at a time
 
-    def __init__(self, path: str, dtype):
+    def __init__(self, path: str, dtype, scratch=None):
         self.path, self.dtype = path, np.dtype(dtype)
-        self.raw = open(f"{path}.raw.tmp", "wb")  # closed by save() or drop()
+        self.raw_path = os.path.join(scratch, os.path.basename(path)) if scratch else path
+        self.raw_path += ".raw.tmp"
+        self.raw = open(self.raw_path, "wb")  # closed by save() or drop()
         self.count = self.max = 0
 
     def add(self, array: np.ndarray) -> None:
@@ -174,7 +176,7 @@ class _Spool:
         """The `.npy` file, in `dtype` (the values must fit it), through a temporary file."""
         dtype = np.dtype(dtype or self.dtype)
         self.raw.close()
-        with open(f"{self.path}.tmp", "wb") as out, open(f"{self.path}.raw.tmp", "rb") as raw:
+        with open(f"{self.path}.tmp", "wb") as out, open(self.raw_path, "rb") as raw:
             header = {
                 "descr": np.lib.format.dtype_to_descr(dtype),
                 "fortran_order": False,
@@ -191,24 +193,76 @@ class _Spool:
     def drop(self) -> None:
         self.raw.close()
         with contextlib.suppress(OSError):
-            os.remove(f"{self.path}.raw.tmp")
+            os.remove(self.raw_path)
 
 
-def write(folder, reader, fields: dict[str, int], postings_of, positions_of) -> int:
+class ArraysWriter:
+    """A segment's arrays, written a posting list at a time (`add`), then saved (`finish`):
+    by `write` from the segment's blocks, or by the bulk writer from the lists it writes
+    (bulk.py), which then leaves the rest of the fields to `write`."""
+
+    def __init__(self, folder, segment_id: str, scratch=None):
+        """`scratch`: a folder for the parts until `finish` (the index's folder by default;
+        a writer's temporary folder while Whoosh still assembles the segment's files, which
+        takes every file named after the segment)."""
+        self.base = _base(folder, segment_id)
+        self.table: dict[str, dict[str, list[int]]] = {}
+        self.ids = _Spool(f"{self.base}.ids.npy", np.int32, scratch)
+        self.tf = _Spool(f"{self.base}.tf.npy", np.uint16, scratch)
+        self.positions = _Spool(f"{self.base}.pos.npy", np.uint32, scratch)
+        #: the fields whose lists have all been added
+        self.done: set[str] = set()
+
+    def add(self, field: str, term: str, found, weights, where=None) -> None:
+        """A list: its documents, their weights (the term's frequency) and, for a field
+        with positions, the positions list after list (a posting's count is its weight)."""
+        entry = self.table.setdefault(field, {})[term] = [self.ids.count, len(found)]
+        if where is not None and len(weights) and weights.max() <= TF_MAX:
+            entry.append(self.positions.count)
+            self.positions.add(where)
+        self.ids.add(found)
+        self.tf.add(np.minimum(weights, TF_MAX))
+
+    def finish(self, doc_count: int) -> int:
+        """Save the arrays, the table last; returns the number of postings written."""
+        try:
+            self.ids.save()
+            self.tf.save()
+            found = self.positions
+            found.save(np.uint16 if found.max <= np.iinfo(np.uint16).max else np.uint32)
+        finally:
+            self.drop()
+        header = {
+            "version": VERSION,
+            "doc_count": doc_count,
+            "postings": self.ids.count,
+            "positions": self.positions.count,
+            "fields": self.table,
+        }
+        with open(f"{self.base}.terms.json.tmp", "w") as handle:
+            json.dump(header, handle, separators=(",", ":"))
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(f"{self.base}.terms.json.tmp", f"{self.base}.terms.json")
+        return self.ids.count
+
+    def drop(self) -> None:
+        for spool in (self.ids, self.tf, self.positions):
+            spool.drop()
+
+
+def write(folder, reader, fields: dict[str, int], postings_of, positions_of, started=None) -> int:
     """Write the arrays of `reader`'s segment (a SegmentReader): for each field, the lists
     of at least `fields[field]` documents, read with `postings_of(matcher)`, and for a field
-    with positions, with `positions_of(matcher)` (documents, counts, positions). Returns the
-    number of postings written. Temporary files first, the table last."""
-    base = _base(folder, reader.segment().segment_id())
-    table: dict[str, dict[str, list[int]]] = {}
-    ids = _Spool(f"{base}.ids.npy", np.int32)
-    tf = _Spool(f"{base}.tf.npy", np.uint16)
-    positions = _Spool(f"{base}.pos.npy", np.uint32)
+    with positions, with `positions_of(matcher)` (documents, counts, positions); the fields
+    `started` (an ArraysWriter of the segment) has done already are not read again.
+    Returns the number of postings written. Temporary files first, the table last."""
+    out = started or ArraysWriter(folder, reader.segment().segment_id())
     try:
         for field, min_docs in fields.items():
-            if field not in reader.schema or not reader.schema[field].indexed:
+            if field in out.done or field not in reader.schema or not reader.schema[field].indexed:
                 continue
-            entries = table.setdefault(field, {})
+            out.table.setdefault(field, {})
             positional = _positional(reader, field)
             for text, info in reader.iter_field(field):
                 if info.doc_frequency() < min_docs:
@@ -216,34 +270,14 @@ def write(folder, reader, fields: dict[str, int], postings_of, positions_of) -> 
                 term = text.decode() if isinstance(text, bytes) else text
                 if positional:
                     found, counts, where = positions_of(reader.postings(field, text))
-                    weights = counts
+                    out.add(field, term, found, counts, where)
                 else:
                     found, weights = postings_of(reader.postings(field, text))
-                entries[term] = [ids.count, len(found)]
-                if positional and len(counts) and counts.max() <= TF_MAX:
-                    entries[term].append(positions.count)
-                    positions.add(where)
-                ids.add(found)
-                tf.add(np.minimum(weights, TF_MAX))
-        ids.save()
-        tf.save()
-        positions.save(np.uint16 if positions.max <= np.iinfo(np.uint16).max else np.uint32)
-    finally:
-        for spool in (ids, tf, positions):
-            spool.drop()
-    header = {
-        "version": VERSION,
-        "doc_count": reader.doc_count_all(),
-        "postings": ids.count,
-        "positions": positions.count,
-        "fields": table,
-    }
-    with open(f"{base}.terms.json.tmp", "w") as handle:
-        json.dump(header, handle, separators=(",", ":"))
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(f"{base}.terms.json.tmp", f"{base}.terms.json")
-    return ids.count
+                    out.add(field, term, found, weights)
+    except BaseException:
+        out.drop()
+        raise
+    return out.finish(reader.doc_count_all())
 
 
 def remove_others(folder, keep: set[str]) -> None:

@@ -430,13 +430,19 @@ class WhooshBackend(SearchBackend):
             # given the documents as read from the database and analyses them itself
             # (`prepare`), and writes its segment's posting arrays (`written`) before the
             # commit: the parent only reads the database.
-            subargs = {"limitmb": LIMIT_MB, "prepare": self._fields, "written": self._segment_written}
+            subargs = {
+                "limitmb": LIMIT_MB,
+                "prepare": self._fields,
+                "written": self._segment_written,
+                "arrays": self._array_fields(),
+            }
             return ParallelWriter(ix, procs=PROCS, multisegment=True, limitmb=LIMIT_MB, subargs=subargs)
         if bulk:
             return BulkSegmentWriter(
                 ix,
                 prepare=self._fields,
                 written=self._segment_written,
+                arrays=self._array_fields(),
                 timeout=LOCK_TIMEOUT,
                 limitmb=LIMIT_MB,
             )
@@ -651,15 +657,20 @@ class WhooshBackend(SearchBackend):
         """The posting arrays of a large segment a bulk writer has just written, in the process
         that wrote it (each of a parallel writer's, at once), before the commit that adds it
         to the index. A failure is logged: `_write_arrays` after the commit tries again."""
+        started = getattr(writer, "arrays_started", None)  # the lists the bulk writer wrote
         if segment.doc_count_all() < arrays.MIN_SEGMENT_DOCS:
+            if started is not None:
+                started.drop()
             return
         try:
             leaf = SegmentReader(writer.storage, writer.schema, segment)
             try:
-                arrays.write(self.path, leaf, self._array_fields(), _postings_of, _positions_of)
+                arrays.write(self.path, leaf, self._array_fields(), _postings_of, _positions_of, started)
             finally:
                 leaf.close()
         except Exception:
+            if started is not None:
+                started.drop()
             logger.exception("writing a new segment's posting arrays failed")
 
     def _write_arrays(self):

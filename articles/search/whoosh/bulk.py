@@ -42,6 +42,7 @@ from whoosh.system import pack_uint
 from whoosh.util import random_name
 from whoosh.writing import SegmentWriter
 
+from . import arrays as segment_arrays
 from .columns import length_codes
 from .runs import _LENGTH_OF_BYTE, add_postings
 
@@ -228,8 +229,23 @@ class _LengthsAtFinish:
 class BulkSegmentWriter(SegmentWriter):
     """Whoosh's SegmentWriter, with the word-counting fields gathered as arrays."""
 
-    def __init__(self, ix, *, prepare=None, written=None, run_postings: int | None = None, **kwargs):
+    def __init__(
+        self,
+        ix,
+        *,
+        prepare=None,
+        written=None,
+        arrays: dict[str, int] | None = None,
+        run_postings: int | None = None,
+        **kwargs,
+    ):
         super().__init__(ix, **kwargs)
+        #: The posting arrays' fields (arrays.py), each with its lists' least length: those
+        #: of them written here go to the segment's arrays as they are written (`arrays_started`,
+        #: finished by `written` with the other fields read back from the segment), where
+        #: they were all read back, a block at a time, a third of a writing process's time.
+        self._arrays_wanted = arrays
+        self.arrays_started: segment_arrays.ArraysWriter | None = None
         #: Makes a document's fields of what the writer is given (the backend's analysis),
         #: in the process that writes them: the parallel writer's children analyse their
         #: own documents.
@@ -283,6 +299,10 @@ class BulkSegmentWriter(SegmentWriter):
             self._lengths_due = ()
 
     def _flush_segment(self):
+        if self._arrays_wanted is not None and self.docnum >= segment_arrays.MIN_SEGMENT_DOCS:
+            self.arrays_started = segment_arrays.ArraysWriter(
+                self.storage.folder, self.newsegment.segment_id(), self.temp_storage().folder
+            )
         self.perdocwriter.close()
         lengths = self.per_document_reader() if self.codec.length_stats else None
         writer = self.fieldwriter
@@ -302,10 +322,19 @@ class BulkSegmentWriter(SegmentWriter):
             postings.remove()
 
     def _finalize_segment(self):
-        segment = super()._finalize_segment()
-        if self._written is not None:
-            self._written(self, segment)
+        try:
+            segment = super()._finalize_segment()
+            if self._written is not None:
+                self._written(self, segment)
+        finally:
+            if self.arrays_started is not None:
+                self.arrays_started.drop()  # finished by `written`, or left unfinished
         return segment
+
+    def cancel(self):
+        if self.arrays_started is not None:
+            self.arrays_started.drop()
+        super().cancel()
 
     def _close_segment(self):
         for postings in self._arrays.values():
@@ -328,6 +357,10 @@ class BulkSegmentWriter(SegmentWriter):
                 )
         boost = field.format.field_boost
         each = lengths.tolist() if lengths is not None else None
+        out, least = self.arrays_started, None
+        if out is not None and self._arrays_wanted.get(fieldname) is not None:
+            least = self._arrays_wanted[fieldname]
+            out.table.setdefault(fieldname, {})
         writer.start_field(fieldname, field)
         postwriter = writer._postwriter
         for btext, docs, tf, places in self._arrays[fieldname].terms():
@@ -337,7 +370,13 @@ class BulkSegmentWriter(SegmentWriter):
             else:
                 _add_term_arrays(postwriter, docs, tf, places, boost, lengths)
             writer.finish_term()
+            if least is not None and len(docs) >= least:
+                # As the segment's reader gives the list: weights are float32 in the blocks.
+                weights = tf if places is not None else (tf * boost).astype(np.float32)
+                out.add(fieldname, btext.decode("utf-8"), docs, weights, places)
         writer.finish_field()
+        if least is not None:
+            out.done.add(fieldname)
 
 
 def _add_short_term(writer, docs: list, tf: list, places, boost, lengths: list | None):
