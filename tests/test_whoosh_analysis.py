@@ -253,3 +253,33 @@ def test_a_full_token_cache_starts_again_and_still_answers(monkeypatch):
     assert cache.words(TRICKY) == expected
     assert cache.words(TRICKY) == expected
     assert 0 < len(cache._words) <= 3
+
+
+def test_a_words_position_values_laid_out_as_arrays_are_what_pickle_writes():
+    """bulk._position_values builds the values of a word's many postings with numpy
+    (`_pickled_gaps`): each must be `Positions.encode`'s bytes, its count and its gaps
+    pickled (one byte, two or four per gap; one place or many; past pickle's batch of 1,000)."""
+    from pickle import dumps
+
+    import numpy as np
+    from whoosh.formats import Positions
+
+    from articles.search.whoosh import bulk
+
+    rng = random.Random(5)
+    encode = Positions().encode
+    laid_out = 0
+    for _ in range(60):
+        counts = [rng.choice([1, 1, 2, 3, 9, rng.randint(1, 999)]) for _ in range(rng.randint(1, 200))]
+        if rng.random() < 0.1:
+            counts[0] = 1001  # longer than pickle's batch: pickled as pickle does it
+        places = []
+        for count in counts:
+            start = rng.choice([0, 7, 255, 256, 65_535, 65_536, 300_000])
+            places.append(sorted(rng.sample(range(start, start + 4 * count + 70_000), count)))
+        tf = np.array(counts, dtype=np.uint32)
+        found = bulk._position_values(tf, np.array([p for each in places for p in each], dtype=np.uint32))
+        assert found == [encode(each) for each in places]
+        laid_out += len(counts) >= bulk.VECTOR_VALUES and max(counts) <= 1000
+    assert laid_out > 20
+    assert dumps([5, 300, 70_000], 2) == b"\x80\x02]q\x00(K\x05M,\x01J\x70\x11\x01\x00e."  # K, M, J

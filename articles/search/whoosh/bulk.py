@@ -445,8 +445,55 @@ def _position_values(tf, places) -> list[bytes]:
     gaps = places.copy()
     gaps[1:] -= places[:-1]
     gaps[starts] = places[starts]  # a posting's first place counts from 0
+    if len(tf) >= VECTOR_VALUES and int(tf.max()) <= _PICKLE_BATCH and int(gaps.max()) < 2**31:
+        return _pickled_gaps(tf.astype(np.int64), starts, gaps)
     gaps = gaps.tolist()
     return [
         pack_uint(count) + dumps(gaps[start:end], 2)
         for count, start, end in zip(tf.tolist(), starts.tolist(), ends.tolist(), strict=True)
     ]
+
+
+#: From this many postings of a word, their values are built as one array (`_pickled_gaps`):
+#: it costs about 130 microseconds a word, then half what pickle costs a posting.
+VECTOR_VALUES = 256
+#: pickle writes a list's items in batches of this many (one APPENDS each): longer lists are
+#: left to it.
+_PICKLE_BATCH = 1000
+_HEADER = np.frombuffer(b"\x80\x02]q\x00", dtype=np.uint8)  # protocol 2, a list, memo 0
+
+
+def _pickled_gaps(tf, starts, gaps) -> list[bytes]:
+    """`pack_uint(count) + pickle.dumps(gaps, 2)` for each posting, the bytes of all of them
+    laid out with numpy: the count (4 bytes, big-endian), the list's header, a MARK before
+    two items or more, each gap as BININT1 (K, under 256), BININT2 (M, under 65,536) or
+    BININT (J, 4 bytes), then APPENDS or APPEND, and STOP. tests/test_whoosh_analysis.py
+    compares it with pickle."""
+    size = np.where(gaps < 256, 2, np.where(gaps < 65536, 3, 5))  # each item's bytes
+    several = (tf > 1).astype(np.int64)
+    before = np.cumsum(size) - size  # the items' bytes before each item
+    items = np.add.reduceat(size, starts) if len(size) else np.zeros(0, dtype=np.int64)
+    length = 4 + len(_HEADER) + several + items + 2
+    ends = np.cumsum(length)
+    at = ends - length  # where each posting's value starts
+    out = np.zeros(int(ends[-1]), dtype=np.uint8)
+    count = tf.astype(">u4").view(np.uint8).reshape(-1, 4)
+    for k in range(4):
+        out[at + k] = count[:, k]
+    for k, byte in enumerate(_HEADER):
+        out[at + 4 + k] = byte
+    first_item = at + 4 + len(_HEADER)
+    out[first_item[several == 1]] = ord("(")
+    where = np.repeat(first_item + several - before[starts], tf) + before
+    out[where] = np.where(size == 2, ord("K"), np.where(size == 3, ord("M"), ord("J")))
+    value = gaps.astype("<u4").view(np.uint8).reshape(-1, 4)
+    out[where + 1] = value[:, 0]
+    wide = size >= 3
+    out[where[wide] + 2] = value[wide, 1]
+    wide = size == 5
+    out[where[wide] + 3] = value[wide, 2]
+    out[where[wide] + 4] = value[wide, 3]
+    out[ends - 2] = np.where(several == 1, ord("e"), ord("a"))
+    out[ends - 1] = ord(".")
+    data = out.tobytes()
+    return list(map(data.__getitem__, map(slice, at.tolist(), ends.tolist())))
