@@ -270,7 +270,7 @@ def test_a_words_position_values_laid_out_as_arrays_are_what_pickle_writes():
     encode = Positions().encode
     laid_out = 0
     for _ in range(60):
-        counts = [rng.choice([1, 1, 2, 3, 9, rng.randint(1, 999)]) for _ in range(rng.randint(1, 200))]
+        counts = [rng.choice([1, 1, 2, 3, 9, rng.randint(1, 999)]) for _ in range(rng.randint(1, 600))]
         if rng.random() < 0.1:
             counts[0] = 1001  # longer than pickle's batch: pickled as pickle does it
         places = []
